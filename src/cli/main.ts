@@ -1,0 +1,85 @@
+/**
+ * The CLI: gathers options from flags and the environment, then calls the same core the transport
+ * uses. No side effects at import: bin.ts runs it.
+ */
+import { Command, Option } from 'commander';
+import { OptionError, errorText } from '../errors.js';
+import { resolveOptions, type LogweaverOptions } from '../options.js';
+import { runPipe } from './pipe.js';
+import { applySchema, printSchema } from './schema.js';
+
+/** Exit code for bad options, as for other usage errors. */
+export const EXIT_USAGE = 2;
+
+/** Flags shared by every command that talks to the database. */
+function addConnectionOptions(command: Command): Command {
+  return command
+    .option('--database-url <url>', 'PostgreSQL URL (else LOGWEAVER_DATABASE_URL, DATABASE_URL, PG*, OpenClone_*)')
+    .option('--application <name>', 'application name (LOGWEAVER_APPLICATION)')
+    .option('--schema <name>', 'schema of the log table (LOGWEAVER_SCHEMA, default public)')
+    .option('--table <name>', 'log table (LOGWEAVER_TABLE, default log)')
+    .option('--timezone <zone>', 'IANA time zone for timestamps (LOGWEAVER_TIMEZONE, default: system)');
+}
+
+function addWriterOptions(command: Command): Command {
+  return command
+    .option('--flush-interval <ms>', 'flush a partly filled batch after this many ms (default 1000)')
+    .option('--batch-size <rows>', 'rows per COPY statement (default 2000)')
+    .option('--max-buffered-rows <rows>', 'rows held in memory before records are dropped (default 100000)')
+    .option('--max-buffered-bytes <bytes>', 'bytes held in memory before records are dropped (default 64 MiB)')
+    .option('--machine-name <name>', 'machine_name column (default: the hostname)')
+    .option('--ip-address <address>', 'ip_address column (default: the outward IPv4 address)')
+    .option('--tags <list>', 'comma-separated tags added to every row')
+    .option('--message-key <key>', 'key of the message in each JSON line (default msg)')
+    .option('--error-key <key>', 'key of a logged error (default err)')
+    .option('--custom-levels <list>', 'custom level numbers, e.g. audit:35,notice:45')
+    .option('--run-key <key>', 'processes with the same key share one run number (LOGWEAVER_RUN_KEY)')
+    .addOption(new Option('--no-create-table', 'never create the table; write to it as it is'));
+}
+
+/** Commander's camelCase flags, mapped onto the option names the transport uses. */
+function toOptions(flags: Record<string, unknown>): LogweaverOptions {
+  const { databaseUrl, tee: _tee, createTable, ...rest } = flags;
+  const options: Record<string, unknown> = { ...rest, connectionString: databaseUrl };
+  if (createTable === false) options.createTable = false;
+  return options as LogweaverOptions;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('logweaver-pino')
+    .description('Store Pino logs (read from stdin) in a LogWeaver table in PostgreSQL')
+    .option('--tee', 'echo every input line to stdout, e.g. for | pino-pretty')
+    .showHelpAfterError()
+    .action(async (flags: Record<string, unknown>) => {
+      const options = resolveOptions(toOptions(flags), process.env);
+      process.exitCode = await runPipe(options, {
+        stdin: process.stdin,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        tee: flags.tee === true,
+      });
+    });
+  addWriterOptions(addConnectionOptions(program));
+
+  const schema = program.command('schema').description('print or apply the SQL of the log table');
+  addConnectionOptions(schema.command('print').description('print the CREATE statements')).action(
+    (flags: Record<string, unknown>) => {
+      process.stdout.write(printSchema(resolveOptions(toOptions(flags), process.env)));
+    },
+  );
+  addConnectionOptions(schema.command('apply').description('create the tables and indexes when missing')).action(
+    async (flags: Record<string, unknown>) => {
+      process.stdout.write(`${await applySchema(resolveOptions(toOptions(flags), process.env))}\n`);
+    },
+  );
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    process.stderr.write(`logweaver-pino: ${errorText(error)}\n`);
+    process.exitCode = error instanceof OptionError ? EXIT_USAGE : 1;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Pipe mode: `node app.js | logweaver-pino`. The same pipeline as the transport, fed from stdin.
+ *
+ * Ctrl-C reaches every process of the pipeline. The application dies, but what it already wrote is
+ * still in the pipe, so this process ignores SIGINT and SIGTERM, reads until stdin ends (or a
+ * deadline passes), writes everything, prints a summary and exits 0.
+ */
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import type { ResolvedOptions } from '../options.js';
+import { createPipeline } from '../pipeline.js';
+import { createReporter, stderrSink } from '../report.js';
+
+export interface PipeIo {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  /** Echo every input line to stdout, so `| pino-pretty` can still follow. */
+  tee: boolean;
+}
+
+/** After a signal, how long stdin may take to end before the reader stops and writes what it has. */
+export const DRAIN_DEADLINE_MS = 10_000;
+const CLOSE_DEADLINE_MS = 8_000;
+
+export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<number> {
+  const pipeline = createPipeline(options, createReporter(stderrSink));
+  pipeline.start();
+  const lines = createInterface({ input: io.stdin, crlfDelay: Infinity });
+  const stopSignals = keepReadingThroughSignals(() => lines.close());
+  let read = 0;
+  let tee = io.tee;
+  io.stdout.on('error', () => {
+    tee = false; // the reader of our stdout went away (EPIPE): keep storing, stop echoing
+  });
+  for await (const line of lines) {
+    read++;
+    if (tee) io.stdout.write(`${line}\n`);
+    pipeline.push(line);
+  }
+  stopSignals();
+  const { undelivered, stats } = await pipeline.close(CLOSE_DEADLINE_MS);
+  const dropped = stats.dropped > 0 ? `, dropped ${stats.dropped}` : '';
+  const missed = undelivered > 0 ? `, NOT delivered ${undelivered}` : '';
+  io.stderr.write(
+    `logweaver-pino: read ${read} lines, wrote ${stats.written} rows${dropped}${missed}, ` +
+      `run ${stats.runNumber ?? 'not allocated'} of ${options.application}\n`,
+  );
+  return undelivered > 0 || stats.dropped > 0 ? 1 : 0;
+}
+
+function keepReadingThroughSignals(stopReading: () => void): () => void {
+  let deadline: NodeJS.Timeout | undefined;
+  const onSignal = () => {
+    deadline ??= setTimeout(stopReading, DRAIN_DEADLINE_MS).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    clearTimeout(deadline);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}

@@ -1,0 +1,19 @@
+/** `logweaver-pino schema print|apply`: the DDL of the log and runs tables, printed or applied. */
+import pg from 'pg';
+import type { ResolvedOptions } from '../options.js';
+import { prepareTable, schemaSql } from '../write/schema.js';
+
+export function printSchema(options: ResolvedOptions): string {
+  return schemaSql({ schema: options.schema, table: options.table });
+}
+
+export async function applySchema(options: ResolvedOptions): Promise<string> {
+  const client = new pg.Client({ ...options.connection.config, password: options.connection.config.password });
+  await client.connect();
+  try {
+    const layout = await prepareTable(client, { schema: options.schema, table: options.table }, true);
+    return `table ${options.schema}.${options.table} is ready (columns: ${layout.columns.join(', ')})`;
+  } finally {
+    await client.end();
+  }
+}

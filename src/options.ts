@@ -1,0 +1,226 @@
+/**
+ * Every option of logweaver-pino, validated once and in one place.
+ *
+ * Options arrive as transport options (structured clones from the main thread), CLI flags (strings)
+ * and environment variables (strings). Precedence: explicit option > LOGWEAVER_* variable > default.
+ * Each bad value throws an OptionError that names the option and the value, never a password.
+ */
+import { IANAZone } from 'luxon';
+import { resolveConnection, type ConnectionSettings } from './connection.js';
+import { describe, OptionError } from './errors.js';
+import { defaultApplicationName } from './identity.js';
+
+export interface LogweaverOptions {
+  /** postgres:// URL. Otherwise LOGWEAVER_DATABASE_URL, DATABASE_URL, PG* or OpenClone_* variables. */
+  connectionString?: string;
+  /** Application name stored in every row (default: package.json name, else the script name). */
+  application?: string;
+  /** Table name (default `log`). */
+  table?: string;
+  /** Schema name (default `public`). */
+  schema?: string;
+  /** Milliseconds between flushes of a partly filled batch (default 1000). */
+  flushInterval?: number | string;
+  /** Rows per statement (default 2000). */
+  batchSize?: number | string;
+  /** Rows held in memory before records are dropped and counted (default 100000). */
+  maxBufferedRows?: number | string;
+  /** Bytes held in memory before records are dropped and counted (default 64 MiB). */
+  maxBufferedBytes?: number | string;
+  /** machine_name column (default: os.hostname()). */
+  machineName?: string;
+  /** ip_address column (default: the machine's outward IPv4, else 127.0.0.1). */
+  ipAddress?: string;
+  /** Tags added to every row: an array or a comma-separated string. */
+  tags?: string[] | string;
+  /** IANA zone in which timestamps are written and read back (default: the system zone). */
+  timezone?: string;
+  /** Key of the message in a record (default: the logger's messageKey, else `msg`). */
+  messageKey?: string;
+  /** Key of a logged error (default: the logger's errorKey, else `err`). */
+  errorKey?: string;
+  /** Extra level names by number, e.g. `{ audit: 35 }` or `"audit:35"`, for pipe mode. */
+  customLevels?: Record<string, number> | string;
+  /** Processes that share this key share one run number (default: one run per process). */
+  runKey?: string;
+  /** Create the table and its indexes when missing (default true). */
+  createTable?: boolean | string;
+}
+
+export interface ResolvedOptions {
+  connection: ConnectionSettings;
+  application: string;
+  table: string;
+  schema: string;
+  flushInterval: number;
+  batchSize: number;
+  maxBufferedRows: number;
+  maxBufferedBytes: number;
+  machineName: string | undefined;
+  ipAddress: string | undefined;
+  tags: string[];
+  timezone: string;
+  messageKey: string | undefined;
+  errorKey: string | undefined;
+  customLevels: Record<string, number>;
+  runKey: string | undefined;
+  createTable: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+const ENV_NAMES = {
+  application: 'LOGWEAVER_APPLICATION',
+  table: 'LOGWEAVER_TABLE',
+  schema: 'LOGWEAVER_SCHEMA',
+  flushInterval: 'LOGWEAVER_FLUSH_INTERVAL',
+  batchSize: 'LOGWEAVER_BATCH_SIZE',
+  maxBufferedRows: 'LOGWEAVER_MAX_BUFFERED_ROWS',
+  maxBufferedBytes: 'LOGWEAVER_MAX_BUFFERED_BYTES',
+  machineName: 'LOGWEAVER_MACHINE_NAME',
+  ipAddress: 'LOGWEAVER_IP_ADDRESS',
+  tags: 'LOGWEAVER_TAGS',
+  timezone: 'LOGWEAVER_TIMEZONE',
+  messageKey: 'LOGWEAVER_MESSAGE_KEY',
+  errorKey: 'LOGWEAVER_ERROR_KEY',
+  customLevels: 'LOGWEAVER_CUSTOM_LEVELS',
+  runKey: 'LOGWEAVER_RUN_KEY',
+  createTable: 'LOGWEAVER_CREATE_TABLE',
+} as const satisfies Record<Exclude<keyof LogweaverOptions, 'connectionString'>, string>;
+
+type OptionName = keyof LogweaverOptions;
+const KNOWN_OPTIONS = new Set<string>(['connectionString', ...Object.keys(ENV_NAMES)]);
+
+export const optionEnvironmentNames: Readonly<Record<string, string>> = ENV_NAMES;
+
+/** Validates raw options (any source) against the environment; throws OptionError. */
+export function resolveOptions(raw: unknown, env: Env = process.env): ResolvedOptions {
+  const input = asOptionObject(raw);
+  const pick = (name: Exclude<OptionName, 'connectionString'>): { value: unknown; source: string } => {
+    const given = input[name];
+    if (given !== undefined && given !== null && given !== '') return { value: given, source: name };
+    const envName = ENV_NAMES[name];
+    return { value: env[envName] === '' ? undefined : env[envName], source: envName };
+  };
+
+  const application = pick('application');
+  return {
+    connection: resolveConnection(optionalString(input.connectionString, 'connectionString'), env),
+    application: optionalString(application.value, application.source) ?? defaultApplicationName(),
+    table: identifier(pick('table'), 'log'),
+    schema: identifier(pick('schema'), 'public'),
+    flushInterval: wholeNumber(pick('flushInterval'), 1000, 10, 3_600_000),
+    batchSize: wholeNumber(pick('batchSize'), 2000, 1, 100_000),
+    maxBufferedRows: wholeNumber(pick('maxBufferedRows'), 100_000, 1, 100_000_000),
+    maxBufferedBytes: wholeNumber(pick('maxBufferedBytes'), 64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+    machineName: optionalString(pick('machineName').value, pick('machineName').source),
+    ipAddress: optionalString(pick('ipAddress').value, pick('ipAddress').source),
+    tags: tagList(pick('tags')),
+    timezone: timezone(pick('timezone')),
+    messageKey: optionalString(pick('messageKey').value, pick('messageKey').source),
+    errorKey: optionalString(pick('errorKey').value, pick('errorKey').source),
+    customLevels: customLevels(pick('customLevels')),
+    runKey: optionalString(pick('runKey').value, pick('runKey').source),
+    createTable: booleanOption(pick('createTable'), true),
+  };
+}
+
+function asOptionObject(raw: unknown): Partial<Record<OptionName, unknown>> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new OptionError(`logweaver-pino options must be an object, got ${describe(raw)}`);
+  }
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new OptionError(`unknown option ${key}; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
+    }
+  }
+  return raw as Partial<Record<OptionName, unknown>>;
+}
+
+function optionalString(value: unknown, name: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new OptionError(`${name} must be a string, got ${describe(value)}`);
+  const trimmed = value.trim();
+  if (trimmed === '') return undefined;
+  return trimmed;
+}
+
+function identifier({ value, source }: { value: unknown; source: string }, fallback: string): string {
+  const name = optionalString(value, source) ?? fallback;
+  if (Buffer.byteLength(name) > 63 || name.includes('\0')) {
+    throw new OptionError(`${source} must be a PostgreSQL identifier of at most 63 bytes, got ${describe(name)}`);
+  }
+  return name;
+}
+
+function wholeNumber(
+  { value, source }: { value: unknown; source: string },
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    throw new OptionError(`${source} must be a whole number from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return number;
+}
+
+function booleanOption({ value, source }: { value: unknown; source: string }, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    const lower = value.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+    if (['false', '0', 'no', 'off'].includes(lower)) return false;
+  }
+  throw new OptionError(`${source} must be true or false, got ${describe(value)}`);
+}
+
+function tagList({ value, source }: { value: unknown; source: string }): string[] {
+  if (value === undefined) return [];
+  const items = typeof value === 'string' ? value.split(',') : value;
+  if (!Array.isArray(items) || !items.every((item) => typeof item === 'string')) {
+    throw new OptionError(`${source} must be a list of strings or a comma-separated string, got ${describe(value)}`);
+  }
+  return items.map((tag) => tag.trim()).filter((tag) => tag !== '');
+}
+
+function timezone({ value, source }: { value: unknown; source: string }): string {
+  const zone = optionalString(value, source);
+  if (zone === undefined) return 'system';
+  if (zone !== 'system' && zone !== 'UTC' && !IANAZone.isValidZone(zone)) {
+    throw new OptionError(`${source} must be an IANA time zone such as America/New_York, got ${describe(zone)}`);
+  }
+  return zone;
+}
+
+function customLevels({ value, source }: { value: unknown; source: string }): Record<string, number> {
+  if (value === undefined) return {};
+  const entries = typeof value === 'string' ? parseLevelList(value, source) : value;
+  if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) {
+    throw new OptionError(`${source} must map level names to numbers, got ${describe(value)}`);
+  }
+  const levels: Record<string, number> = {};
+  for (const [name, number] of Object.entries(entries as Record<string, unknown>)) {
+    if (typeof number !== 'number' || !Number.isInteger(number)) {
+      throw new OptionError(`${source}: level ${name} must be a whole number, got ${describe(number)}`);
+    }
+    levels[name] = number;
+  }
+  return levels;
+}
+
+function parseLevelList(text: string, source: string): Record<string, number> {
+  const levels: Record<string, number> = {};
+  for (const pair of text.split(',').filter((item) => item.trim() !== '')) {
+    const match = /^\s*([^:\s]+)\s*:\s*(\d+)\s*$/.exec(pair);
+    if (!match?.[1] || !match[2]) {
+      throw new OptionError(`${source} must look like "audit:35,notice:45", got ${describe(text)}`);
+    }
+    levels[match[1]] = Number(match[2]);
+  }
+  return levels;
+}

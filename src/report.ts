@@ -1,0 +1,46 @@
+/**
+ * How the package tells people about trouble: a line on stderr (pipe mode and transport mode), and in
+ * transport mode also an event the application can listen to. Never through the stream's 'error'
+ * event, which thread-stream treats as fatal. Repeats of one message are rate-limited, with a count.
+ */
+
+export type ReportLevel = 'error' | 'warning' | 'info';
+
+export interface Reporter {
+  error(text: string, cause?: unknown): void;
+  warn(text: string): void;
+  info(text: string): void;
+}
+
+export type ReportSink = (level: ReportLevel, text: string) => void;
+
+const REPEAT_INTERVAL_MS = 30_000;
+
+export function createReporter(sink: ReportSink, repeatIntervalMs = REPEAT_INTERVAL_MS): Reporter {
+  const lastShown = new Map<string, { at: number; suppressed: number }>();
+  const emit = (level: ReportLevel, text: string): void => {
+    const now = Date.now();
+    const seen = lastShown.get(text);
+    if (seen && now - seen.at < repeatIntervalMs) {
+      seen.suppressed++;
+      return;
+    }
+    const repeats = seen && seen.suppressed > 0 ? ` (repeated ${seen.suppressed} more times)` : '';
+    lastShown.set(text, { at: now, suppressed: 0 });
+    try {
+      sink(level, text + repeats);
+    } catch {
+      // a closed stderr must not take the logger down with it
+    }
+  };
+  return {
+    error: (text) => emit('error', text),
+    warn: (text) => emit('warning', text),
+    info: (text) => emit('info', text),
+  };
+}
+
+/** `logweaver-pino: error: ...` on stderr. */
+export function stderrSink(level: ReportLevel, text: string): void {
+  process.stderr.write(`logweaver-pino: ${level}: ${text}\n`);
+}

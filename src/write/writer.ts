@@ -1,0 +1,132 @@
+/**
+ * Write: one connection, one COPY per batch. Connects lazily, prepares the table and the run on each
+ * new connection, and on any failure drops the connection so the next batch starts afresh. It never
+ * throws into the stream: the caller keeps the batch and retries.
+ */
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { LogRow } from '../enrich.js';
+import type { ConnectionSettings } from '../connection.js';
+import type { TimestampFormatter } from '../timestamp.js';
+import { serialiseBatch } from './copy.js';
+import { allocateRun, endRun, type RunIdentity } from './run.js';
+import { prepareTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
+
+export interface WriterSettings {
+  connection: ConnectionSettings;
+  table: TableName;
+  createTable: boolean;
+  run: RunIdentity;
+  formatTime: TimestampFormatter;
+  /** Called when the idle connection fails, so the failure is reported and not thrown. */
+  onConnectionError: (error: Error) => void;
+}
+
+/** Timeouts that turn a hung server or a dead network into an error within seconds. */
+const CONNECT_TIMEOUT_MS = 5_000;
+const STATEMENT_TIMEOUT_MS = 30_000;
+const LOCK_TIMEOUT_MS = 10_000;
+
+export class Writer {
+  private client: pg.Client | undefined;
+  private layout: TableLayout | undefined;
+  private copySql = '';
+  private run: number | undefined;
+
+  constructor(private readonly settings: WriterSettings) {}
+
+  /** The run number, once the first connection has allocated it. */
+  get runNumber(): number | undefined {
+    return this.run;
+  }
+
+  get connected(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** Connects, prepares the table and allocates the run number, unless already done. */
+  async connect(): Promise<void> {
+    await this.connection();
+  }
+
+  /** Commits the rows in one COPY, or throws (and drops the connection) leaving nothing half-written. */
+  async write(rows: readonly LogRow[]): Promise<void> {
+    const client = await this.connection();
+    const layout = this.layout as TableLayout;
+    const payload = serialiseBatch(
+      rows,
+      {
+        runNumber: this.run as number,
+        application: this.settings.run.application,
+        machineName: this.settings.run.machineName,
+        ipAddress: this.settings.run.ipAddress,
+      },
+      this.settings.formatTime,
+      layout.hasRecord,
+    );
+    try {
+      await copy(client, this.copySql, payload);
+    } catch (error) {
+      this.disconnect();
+      throw error;
+    }
+  }
+
+  /** Records the end of the run and closes the connection; `clean` is false when rows were left unwritten. */
+  async close(clean: boolean): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    if (this.layout?.hasRunsTable && this.run !== undefined) {
+      await endRun(client, this.settings.table, this.settings.run, this.run, clean).catch(() => undefined);
+    }
+    this.client = undefined;
+    await client.end().catch(() => undefined);
+  }
+
+  private async connection(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const client = new pg.Client({
+      ...this.settings.connection.config,
+      password: this.settings.connection.config.password,
+      application_name: 'logweaver-pino',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+      lock_timeout: LOCK_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5_000,
+    });
+    // An 'error' event with no listener would kill the worker: report it, drop the connection.
+    client.on('error', (error) => {
+      if (this.client === client) this.disconnect();
+      this.settings.onConnectionError(error);
+    });
+    try {
+      await client.connect();
+      this.layout = await prepareTable(client, this.settings.table, this.settings.createTable);
+      this.copySql = `COPY ${qualifiedTable(this.settings.table)} (${this.layout.columns
+        .map((column) => pg.escapeIdentifier(column))
+        .join(', ')}) FROM STDIN`;
+      this.run ??= await allocateRun(client, this.settings.table, this.layout, this.settings.run);
+    } catch (error) {
+      client.end().catch(() => undefined);
+      throw error;
+    }
+    this.client = client;
+    return client;
+  }
+
+  private disconnect(): void {
+    const client = this.client;
+    this.client = undefined;
+    client?.end().catch(() => undefined);
+  }
+}
+
+function copy(client: pg.Client, sql: string, payload: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = client.query(copyFrom(sql));
+    stream.on('error', reject);
+    stream.on('finish', resolve);
+    stream.end(payload);
+  });
+}
