@@ -90,6 +90,8 @@ const ENV_NAMES = {
 
 type OptionName = keyof LogweaverOptions;
 const KNOWN_OPTIONS = new Set<string>(['connectionString', ...Object.keys(ENV_NAMES)]);
+/** Keys pino and thread-stream add to every transport's options (thread-stream also adds `$context`). */
+const ADDED_BY_PINO = new Set(['pinoWillSendConfig']);
 
 export const optionEnvironmentNames: Readonly<Record<string, string>> = ENV_NAMES;
 
@@ -131,7 +133,7 @@ function asOptionObject(raw: unknown): Partial<Record<OptionName, unknown>> {
     throw new OptionError(`logweaver-pino options must be an object, got ${describe(raw)}`);
   }
   for (const key of Object.keys(raw)) {
-    if (!KNOWN_OPTIONS.has(key)) {
+    if (!KNOWN_OPTIONS.has(key) && !ADDED_BY_PINO.has(key) && !key.startsWith('$')) {
       throw new OptionError(`unknown option ${key}; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
     }
   }

@@ -27,30 +27,91 @@ export default async function logweaverTransport(options: LogweaverOptions = {})
   const resolved = resolveOptions(options, process.env);
   const pipeline = createPipeline(resolved, createReporter(workerSink));
   pipeline.start();
-  const pinoWillSendConfig = (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | undefined)?.workerData
-    ?.pinoWillSendConfig === true;
+  const gate = new LoggerConfigGate(pipeline, pinoWillSendConfig(options));
 
   const stream = await build(
-    (source: NodeJS.ReadableStream & LoggerConfig) => {
-      if (pinoWillSendConfig) pipeline.configure(source);
-      source.on('data', (line: string) => pipeline.push(line));
+    (source: NodeJS.ReadableStream) => {
+      source.on('data', (line: string) => gate.push(line));
     },
     {
       parse: 'lines',
       parseLine: () => LINE_PASSES_THROUGH,
       metadata: false,
-      expectPinoConfig: pinoWillSendConfig,
       close: async () => {
+        gate.open({});
         const { stats } = await pipeline.close(EXIT_FLUSH_DEADLINE_MS);
         postEvent('logweaver:closed', stats);
       },
     },
   );
-  return Object.assign(stream, { flush: (done: (error?: Error) => void) => flushStream(stream, pipeline, done) });
+  return Object.assign(stream, {
+    flush: (done: (error?: Error) => void) => flushStream(stream, gate, pipeline, done),
+  });
+}
+
+function pinoWillSendConfig(options: LogweaverOptions): boolean {
+  return (options as { pinoWillSendConfig?: unknown }).pinoWillSendConfig === true;
+}
+
+/**
+ * Pino sends its levels, messageKey and errorKey to the worker when the logger is created, which may
+ * be after the transport is ready (an application that waits for 'ready' first). Waiting for them in
+ * the factory would deadlock that application, so lines are held here until the config arrives,
+ * or CONFIG_WAIT_MS after the first line at the latest.
+ */
+const CONFIG_WAIT_MS = 1_000;
+
+class LoggerConfigGate {
+  private held: string[] | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pipeline: Pipeline,
+    waitForConfig: boolean,
+  ) {
+    if (!waitForConfig || !parentPort) return;
+    this.held = [];
+    const onMessage = (message: { code?: string; config?: LoggerConfig } | null) => {
+      if (message?.code !== 'PINO_CONFIG') return;
+      parentPort?.off('message', onMessage);
+      this.open(message.config ?? {});
+    };
+    parentPort.on('message', onMessage);
+  }
+
+  get waiting(): boolean {
+    return this.held !== undefined;
+  }
+
+  push(line: string): void {
+    if (!this.held) {
+      this.pipeline.push(line);
+      return;
+    }
+    this.held.push(line);
+    this.timer ??= setTimeout(() => this.open({}), CONFIG_WAIT_MS);
+  }
+
+  open(config: LoggerConfig): void {
+    const held = this.held;
+    if (!held) return;
+    clearTimeout(this.timer);
+    this.held = undefined;
+    this.pipeline.configure(config);
+    for (const line of held) this.pipeline.push(line);
+  }
 }
 
 /** thread-stream calls this for `logger.flush(cb)`: wait for lines still in the split stream, then commit. */
-function flushStream(stream: NodeJS.ReadWriteStream & { readableLength?: number; writableLength?: number }, pipeline: Pipeline, done: (error?: Error) => void): void {
+function flushStream(
+  stream: NodeJS.ReadWriteStream & { readableLength?: number; writableLength?: number },
+  gate: LoggerConfigGate,
+  pipeline: Pipeline,
+  done: (error?: Error) => void,
+): void {
+  // Pino posts its config before any flush request on the same port, so lines still held here
+  // belong to a stream used without a pino logger: write them with the defaults.
+  gate.open({});
   const waitForLines = () => {
     if ((stream.readableLength ?? 0) > 0 || (stream.writableLength ?? 0) > 0) {
       setImmediate(waitForLines);
