@@ -21,8 +21,9 @@ type Env = Record<string, string | undefined>;
 
 const PG_VARIABLES = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSERVICE'];
 
-export function resolveConnection(connectionString: string | undefined, env: Env): ConnectionSettings {
-  if (connectionString !== undefined) return fromUrl(connectionString, 'connectionString');
+/** `label` names the explicit option in messages: `connectionString` or `--database-url`. */
+export function resolveConnection(connectionString: string | undefined, label: string, env: Env): ConnectionSettings {
+  if (connectionString !== undefined) return fromUrl(connectionString, label);
   for (const name of ['LOGWEAVER_DATABASE_URL', 'DATABASE_URL']) {
     const url = env[name];
     if (url) return fromUrl(url, name);
@@ -65,7 +66,7 @@ function fromOpenClone(env: Env): ConnectionSettings {
 function fromParts(config: ClientConfig, source: string, env: Env): ConnectionSettings {
   const { password, ...visible } = config;
   const clean = Object.fromEntries(
-    Object.entries(visible).filter(([, value]) => value !== undefined && value !== null),
+    Object.entries(visible).filter(([, value]) => value !== undefined && value !== null && value !== ''),
   ) as ClientConfig;
   // pg reads PG* itself when a field is absent; name what it will use so errors can say where.
   const user = clean.user ?? env.PGUSER ?? 'current user';

@@ -95,73 +95,91 @@ const ADDED_BY_PINO = new Set(['pinoWillSendConfig']);
 
 export const optionEnvironmentNames: Readonly<Record<string, string>> = ENV_NAMES;
 
+/** How option names appear in messages: as transport options, or as the CLI's flags. */
+export type OptionNaming = 'transport' | 'cli';
+
+interface Picked {
+  value: unknown;
+  /** The option, flag or variable the value came from, for messages. */
+  source: string;
+}
+
 /** Validates raw options (any source) against the environment; throws OptionError. */
-export function resolveOptions(raw: unknown, env: Env = process.env): ResolvedOptions {
-  const input = asOptionObject(raw);
-  const pick = (name: Exclude<OptionName, 'connectionString'>): { value: unknown; source: string } => {
+export function resolveOptions(
+  raw: unknown,
+  env: Env = process.env,
+  naming: OptionNaming = 'transport',
+): ResolvedOptions {
+  const input = asOptionObject(raw, naming);
+  const pick = (name: Exclude<OptionName, 'connectionString'>): Picked => {
     const given = input[name];
-    if (given !== undefined && given !== null && given !== '') return { value: given, source: name };
+    if (given !== undefined && given !== null && given !== '')
+      return { value: given, source: optionLabel(name, naming) };
     const envName = ENV_NAMES[name];
     return { value: env[envName] === '' ? undefined : env[envName], source: envName };
   };
 
-  const application = pick('application');
+  const explicitUrl = { value: input.connectionString, source: optionLabel('connectionString', naming) };
   return {
-    connection: resolveConnection(optionalString(input.connectionString, 'connectionString'), env),
-    application: optionalString(application.value, application.source) ?? defaultApplicationName(),
+    connection: resolveConnection(text(explicitUrl), explicitUrl.source, env),
+    application: text(pick('application')) ?? defaultApplicationName(),
     table: identifier(pick('table'), 'log'),
     schema: identifier(pick('schema'), 'public'),
     flushInterval: wholeNumber(pick('flushInterval'), 1000, 10, 3_600_000),
     batchSize: wholeNumber(pick('batchSize'), 2000, 1, 100_000),
     maxBufferedRows: wholeNumber(pick('maxBufferedRows'), 100_000, 1, 100_000_000),
     maxBufferedBytes: wholeNumber(pick('maxBufferedBytes'), 64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
-    machineName: optionalString(pick('machineName').value, pick('machineName').source),
-    ipAddress: optionalString(pick('ipAddress').value, pick('ipAddress').source),
+    machineName: text(pick('machineName')),
+    ipAddress: text(pick('ipAddress')),
     tags: tagList(pick('tags')),
     timezone: timezone(pick('timezone')),
-    messageKey: optionalString(pick('messageKey').value, pick('messageKey').source),
-    errorKey: optionalString(pick('errorKey').value, pick('errorKey').source),
+    messageKey: text(pick('messageKey')),
+    errorKey: text(pick('errorKey')),
     customLevels: customLevels(pick('customLevels')),
-    runKey: optionalString(pick('runKey').value, pick('runKey').source),
+    runKey: text(pick('runKey')),
     createTable: booleanOption(pick('createTable'), true),
   };
 }
 
-function asOptionObject(raw: unknown): Partial<Record<OptionName, unknown>> {
+/** `flushInterval` for the transport, `--flush-interval` for the CLI (`--database-url` for the URL). */
+export function optionLabel(name: OptionName, naming: OptionNaming): string {
+  if (naming === 'transport') return name;
+  if (name === 'connectionString') return '--database-url';
+  return `--${name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+}
+
+function asOptionObject(raw: unknown, naming: OptionNaming): Partial<Record<OptionName, unknown>> {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new OptionError(`logweaver-pino options must be an object, got ${describe(raw)}`);
   }
   for (const key of Object.keys(raw)) {
     if (!KNOWN_OPTIONS.has(key) && !ADDED_BY_PINO.has(key) && !key.startsWith('$')) {
-      throw new OptionError(`unknown option ${key}; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
+      const known = [...KNOWN_OPTIONS].map((name) => optionLabel(name as OptionName, naming));
+      throw new OptionError(`unknown option ${key}; known options: ${known.join(', ')}`);
     }
   }
-  return raw as Partial<Record<OptionName, unknown>>;
+  return raw;
 }
 
-function optionalString(value: unknown, name: string): string | undefined {
+function text({ value, source }: Picked): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new OptionError(`${name} must be a string, got ${describe(value)}`);
+  if (typeof value !== 'string') throw new OptionError(`${source} must be a string, got ${describe(value)}`);
   const trimmed = value.trim();
   if (trimmed === '') return undefined;
   return trimmed;
 }
 
-function identifier({ value, source }: { value: unknown; source: string }, fallback: string): string {
-  const name = optionalString(value, source) ?? fallback;
+function identifier(picked: Picked, fallback: string): string {
+  const name = text(picked) ?? fallback;
+  const { source } = picked;
   if (Buffer.byteLength(name) > 63 || name.includes('\0')) {
     throw new OptionError(`${source} must be a PostgreSQL identifier of at most 63 bytes, got ${describe(name)}`);
   }
   return name;
 }
 
-function wholeNumber(
-  { value, source }: { value: unknown; source: string },
-  fallback: number,
-  min: number,
-  max: number,
-): number {
+function wholeNumber({ value, source }: Picked, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
@@ -170,7 +188,7 @@ function wholeNumber(
   return number;
 }
 
-function booleanOption({ value, source }: { value: unknown; source: string }, fallback: boolean): boolean {
+function booleanOption({ value, source }: Picked, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value === 'boolean') return value;
   if (typeof value === 'string') {
@@ -181,7 +199,7 @@ function booleanOption({ value, source }: { value: unknown; source: string }, fa
   throw new OptionError(`${source} must be true or false, got ${describe(value)}`);
 }
 
-function tagList({ value, source }: { value: unknown; source: string }): string[] {
+function tagList({ value, source }: Picked): string[] {
   if (value === undefined) return [];
   const items = typeof value === 'string' ? value.split(',') : value;
   if (!Array.isArray(items) || !items.every((item) => typeof item === 'string')) {
@@ -190,8 +208,9 @@ function tagList({ value, source }: { value: unknown; source: string }): string[
   return items.map((tag) => tag.trim()).filter((tag) => tag !== '');
 }
 
-function timezone({ value, source }: { value: unknown; source: string }): string {
-  const zone = optionalString(value, source);
+function timezone(picked: Picked): string {
+  const zone = text(picked);
+  const { source } = picked;
   if (zone === undefined) return 'system';
   if (zone !== 'system' && zone !== 'UTC' && !IANAZone.isValidZone(zone)) {
     throw new OptionError(`${source} must be an IANA time zone such as America/New_York, got ${describe(zone)}`);
@@ -199,7 +218,7 @@ function timezone({ value, source }: { value: unknown; source: string }): string
   return zone;
 }
 
-function customLevels({ value, source }: { value: unknown; source: string }): Record<string, number> {
+function customLevels({ value, source }: Picked): Record<string, number> {
   if (value === undefined) return {};
   const entries = typeof value === 'string' ? parseLevelList(value, source) : value;
   if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) {

@@ -136,7 +136,11 @@ export class Pipeline {
   async close(deadlineMs: number): Promise<CloseResult> {
     this.closing = true;
     clearTimeout(this.timer);
-    const delivered = await withDeadline(this.flush().then(() => true), deadlineMs, false);
+    const delivered = await withDeadline(
+      this.flush().then(() => true),
+      deadlineMs,
+      false,
+    );
     const undelivered = this.buffer.length;
     if (!delivered && undelivered > 0) {
       this.reporter.error(`${undelivered} records were not delivered to the database before the exit deadline`);
@@ -184,7 +188,9 @@ export class Pipeline {
       .catch((error: unknown) => this.fail('the writer stopped unexpectedly', error))
       .finally(() => {
         this.writing = false;
-        if (this.buffer.length > 0) this.closing || this.settled < this.flushTarget ? this.kick() : this.armTimer();
+        if (this.buffer.length === 0) return;
+        if (this.closing || this.settled < this.flushTarget) this.kick();
+        else this.armTimer();
       });
   }
 
@@ -200,7 +206,10 @@ export class Pipeline {
       } catch (error) {
         this.buffer.putBack(batch);
         if (batchDue) this.counters.retried++;
-        this.fail(batchDue ? 'writing a batch failed; it will be retried' : 'cannot reach the database yet; records are kept', error);
+        this.fail(
+          batchDue ? 'writing a batch failed; it will be retried' : 'cannot reach the database yet; records are kept',
+          error,
+        );
         await this.backoff();
         continue;
       }
@@ -235,7 +244,8 @@ export class Pipeline {
 
   private reportRecovery(): void {
     if (this.failures === 0 && this.lastError === undefined) return;
-    if (this.lastError !== undefined) this.reporter.info(`writing to the database again (run ${this.writer.runNumber})`);
+    if (this.lastError !== undefined)
+      this.reporter.info(`writing to the database again (run ${this.writer.runNumber})`);
     this.failures = 0;
     this.lastError = undefined;
   }

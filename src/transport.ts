@@ -7,7 +7,7 @@
  * the database, which the pipeline reaches in the background. Trouble is reported on stderr and as
  * `logweaver:*` events on the transport stream, never as the stream's fatal 'error'.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import build from 'pino-abstract-transport';
 import { resolveOptions, type LogweaverOptions } from './options.js';
 import { createPipeline, type LoggerConfig, type Pipeline } from './pipeline.js';
@@ -23,13 +23,13 @@ export const EXIT_FLUSH_DEADLINE_MS = 7_000;
 // parses once itself, so this returns a constant object that makes the split stream pass lines as-is.
 const LINE_PASSES_THROUGH = Object.freeze({});
 
-export default async function logweaverTransport(options: LogweaverOptions = {}) {
+export default function logweaverTransport(options: LogweaverOptions = {}) {
   const resolved = resolveOptions(options, process.env);
   const pipeline = createPipeline(resolved, createReporter(workerSink));
   pipeline.start();
   const gate = new LoggerConfigGate(pipeline, pinoWillSendConfig(options));
 
-  const stream = await build(
+  const stream = build(
     (source: NodeJS.ReadableStream) => {
       source.on('data', (line: string) => gate.push(line));
     },

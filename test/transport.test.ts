@@ -64,3 +64,100 @@ describe('transport in a real pino worker', () => {
     expect(JSON.parse(result.stdout)).toEqual({ error: null, committed: 1234 });
   });
 });
+
+describe('rows as LogWeaver stores them', () => {
+  it('maps levels, errors, tags, third-party records and special characters', async () => {
+    const result = await runApp('shapes', 0, 'shapes', { tags: ['static'], timezone: 'America/New_York' });
+    expect(result.code).toBe(0);
+    const rows = await db.query<Record<string, unknown>>(
+      `SELECT level, message, tags, open_clone_log, record->>'msg' AS msg,
+              abs(extract(epoch FROM "timestamp") * 1000 - (record->>'time')::bigint) AS skew_ms
+         FROM log WHERE application_name = 'shapes' AND record IS NOT NULL ORDER BY log_id`,
+    );
+    expect(rows.map(({ skew_ms: _skew, ...row }) => row)).toEqual([
+      { level: 'DEBUG', message: 'a trace', tags: 'static', open_clone_log: true, msg: 'a trace' },
+      { level: 'DEBUG', message: 'a debug', tags: 'static', open_clone_log: true, msg: 'a debug' },
+      { level: 'WARNING', message: 'a warning', tags: 'static', open_clone_log: true, msg: 'a warning' },
+      {
+        level: 'ERROR',
+        message: expect.stringMatching(/^an error\nError: an error\n {4}at /) as unknown,
+        tags: 'static',
+        open_clone_log: true,
+        msg: 'an error',
+      },
+      { level: 'CRITICAL', message: 'a fatal', tags: 'static', open_clone_log: true, msg: 'a fatal' },
+      { level: 'INFO', message: 'frame=1 fps=30', tags: 'ffmpeg,static', open_clone_log: false, msg: 'frame=1 fps=30' },
+      {
+        level: 'INFO',
+        message: 'line one\nline two \\ backslash',
+        tags: 'static',
+        open_clone_log: true,
+        msg: 'line one\nline two \\ backslash',
+      },
+    ]);
+    expect(rows.every((row) => Number(row.skew_ms) === 0)).toBe(true);
+    const [nested] = await db.query<{ x: string; quote: string }>(
+      `SELECT record#>>'{nested,deep,2,x}' AS x, record->>'quote' AS quote
+         FROM log WHERE application_name = 'shapes' AND record->>'quote' IS NOT NULL`,
+    );
+    expect(nested).toEqual({ x: 'y', quote: 'say "hi"\ttab' });
+  });
+
+  it("honours the logger's custom levels, messageKey and errorKey", async () => {
+    const result = await runApp('custom-levels', 0, 'custom-levels');
+    expect(result.code).toBe(0);
+    const rows = await db.query<{ level: string; message: string }>(
+      "SELECT level, message FROM log WHERE application_name = 'custom-levels' AND record IS NOT NULL ORDER BY log_id",
+    );
+    expect(rows).toEqual([
+      { level: 'AUDIT', message: 'an audit line' },
+      { level: 'INFO', message: expect.stringMatching(/^with a custom error key\nError: kaput\n/) as unknown },
+    ]);
+  });
+});
+
+describe('run numbers', () => {
+  async function runsOf(application: string) {
+    return db.query<{ run_number: number; records: number; markers: number }>(
+      `SELECT run_number,
+              count(*) FILTER (WHERE record IS NOT NULL)::int AS records,
+              count(*) FILTER (WHERE message = $1 || ' - Run Number Incremented')::int AS markers
+         FROM log WHERE application_name = $1 GROUP BY run_number ORDER BY run_number`,
+      [application],
+    );
+  }
+
+  it('gives the next number at each start, with LogWeaver marker rows', async () => {
+    await runApp('natural', 3, 'sequential');
+    await runApp('natural', 3, 'sequential');
+    expect(await runsOf('sequential')).toEqual([
+      { run_number: 1, records: 3, markers: 1 },
+      { run_number: 2, records: 3, markers: 1 },
+    ]);
+    const [marker] = await db.query(
+      "SELECT level, tags, open_clone_log FROM log WHERE message = 'sequential - Run Number Incremented' LIMIT 1",
+    );
+    expect(marker).toEqual({ level: 'INFO', tags: '', open_clone_log: true });
+  });
+
+  it('gives ten processes started at the same instant ten distinct numbers', async () => {
+    const results = await Promise.all(Array.from({ length: 10 }, () => runApp('natural', 5, 'ten-at-once')));
+    expect(results.map((result) => result.code)).toEqual(Array(10).fill(0));
+    expect(await runsOf('ten-at-once')).toEqual(
+      range(10).map((index) => ({ run_number: index + 1, records: 5, markers: 1 })),
+    );
+  });
+
+  it('shares one run between two transports of one process', async () => {
+    const result = await runApp('two-transports', 4, 'two-transports');
+    expect(result.code).toBe(0);
+    expect(await runsOf('two-transports')).toEqual([{ run_number: 1, records: 8, markers: 1 }]);
+  });
+
+  it('shares one run between processes given the same LOGWEAVER_RUN_KEY', async () => {
+    const options = JSON.stringify({ connectionString: db.url, application: 'run-key' });
+    const env = { FIXTURE_OPTIONS: options, LOGWEAVER_RUN_KEY: 'deploy-42' };
+    await Promise.all([runNode(APP, ['natural', '3'], { env }), runNode(APP, ['natural', '3'], { env })]);
+    expect(await runsOf('run-key')).toEqual([{ run_number: 1, records: 6, markers: 1 }]);
+  });
+});

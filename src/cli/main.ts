@@ -42,7 +42,7 @@ function toOptions(flags: Record<string, unknown>): LogweaverOptions {
   const { databaseUrl, tee: _tee, createTable, ...rest } = flags;
   const options: Record<string, unknown> = { ...rest, connectionString: databaseUrl };
   if (createTable === false) options.createTable = false;
-  return options as LogweaverOptions;
+  return options;
 }
 
 export function buildProgram(): Command {
@@ -51,7 +51,7 @@ export function buildProgram(): Command {
     .option('--tee', 'echo every input line to stdout, e.g. for | pino-pretty')
     .showHelpAfterError()
     .action(async (flags: Record<string, unknown>) => {
-      const options = resolveOptions(toOptions(flags), process.env);
+      const options = resolveOptions(toOptions(flags), process.env, 'cli');
       process.exitCode = await runPipe(options, {
         stdin: process.stdin,
         stdout: process.stdout,
@@ -64,12 +64,12 @@ export function buildProgram(): Command {
   const schema = program.command('schema').description('print or apply the SQL of the log table');
   addConnectionOptions(schema.command('print').description('print the CREATE statements')).action(
     (flags: Record<string, unknown>) => {
-      process.stdout.write(printSchema(resolveOptions(toOptions(flags), process.env)));
+      process.stdout.write(printSchema(resolveOptions(toOptions(flags), process.env, 'cli')));
     },
   );
   addConnectionOptions(schema.command('apply').description('create the tables and indexes when missing')).action(
     async (flags: Record<string, unknown>) => {
-      process.stdout.write(`${await applySchema(resolveOptions(toOptions(flags), process.env))}\n`);
+      process.stdout.write(`${await applySchema(resolveOptions(toOptions(flags), process.env, 'cli'))}\n`);
     },
   );
   return program;

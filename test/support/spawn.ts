@@ -24,7 +24,12 @@ export interface RunOptions {
 export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const key of Object.keys(env)) {
-    if (key.startsWith('LOGWEAVER_') || key.startsWith('PG') || key === 'DATABASE_URL' || key.startsWith('OpenClone_')) {
+    if (
+      key.startsWith('LOGWEAVER_') ||
+      key.startsWith('PG') ||
+      key === 'DATABASE_URL' ||
+      key.startsWith('OpenClone_')
+    ) {
       delete env[key];
     }
   }

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { CLI, FIXTURES, cleanEnv, runCli } from './support/spawn.js';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase('pipe');
+});
+afterAll(async () => db.drop());
+
+async function rowsOf(application: string) {
+  return db.query<{ message: string; level: string; open_clone_log: boolean; has_record: boolean }>(
+    `SELECT message, level, open_clone_log, record IS NOT NULL AS has_record
+       FROM log WHERE application_name = $1 AND message NOT LIKE '% - Run Number Incremented' ORDER BY log_id`,
+    [application],
+  );
+}
+
+describe('pipe mode: node app.js | logweaver-pino', () => {
+  it('stores JSON lines, other text as third-party rows, and a last line with no newline', async () => {
+    const input = Buffer.concat([
+      Buffer.from('{"level":30,"time":1700000000000,"msg":"json line"}\nplain text\n42\nnull\n{"truncated":\n'),
+      Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0x0a]), // "bad" + invalid UTF-8
+      Buffer.from('{"level":40,"msg":"no newline at the end"}'),
+    ]);
+    const result = await runCli(['--database-url', db.url, '--application', 'pipe-basic'], { input });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^logweaver-pino: read 7 lines, wrote 7 rows, run 1 of pipe-basic\n$/);
+    expect(await rowsOf('pipe-basic')).toEqual([
+      { message: 'json line', level: 'INFO', open_clone_log: true, has_record: true },
+      { message: 'plain text', level: 'INFO', open_clone_log: false, has_record: false },
+      { message: '42', level: 'INFO', open_clone_log: false, has_record: false },
+      { message: 'null', level: 'INFO', open_clone_log: false, has_record: false },
+      { message: '{"truncated":', level: 'INFO', open_clone_log: false, has_record: false },
+      { message: 'bad\uFFFD\uFFFD', level: 'INFO', open_clone_log: false, has_record: false },
+      { message: 'no newline at the end', level: 'WARNING', open_clone_log: true, has_record: true },
+    ]);
+  });
+
+  it('echoes every line to stdout with --tee', async () => {
+    const input = '{"msg":"one"}\ntwo\n';
+    const result = await runCli(['--database-url', db.url, '--application', 'pipe-tee', '--tee'], { input });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(input);
+    expect(await rowsOf('pipe-tee')).toHaveLength(2);
+  });
+
+  it('keeps reading after Ctrl-C reaches the whole pipeline, then stores everything and exits 0', async () => {
+    const env = cleanEnv({ LOGWEAVER_DATABASE_URL: db.url, LOGWEAVER_APPLICATION: 'pipe-sigint' });
+    // The shell stands in for an interactive one, which keeps its job in a process group of its own:
+    // it traps SIGINT (so only the pipeline's processes act on it) and reports the reader's status.
+    const pipeline = `trap : INT; node ${FIXTURES}producer.mjs 5000 | node ${CLI}; echo "reader exit $?" >&2`;
+    const shell = spawn('sh', ['-c', pipeline], {
+      env,
+      detached: true, // its own process group, as a terminal's foreground job
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    shell.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    await waitFor(() => stderr.includes('ready'));
+    process.kill(-(shell.pid as number), 'SIGINT');
+    const code = await new Promise<number | null>((resolve) => shell.on('close', resolve));
+    expect(code).toBe(0);
+    expect(stderr).toContain('read 5000 lines, wrote 5000 rows');
+    expect(stderr).toContain('reader exit 0');
+    const [count] = await db.query<{ n: number; distinct: number }>(
+      "SELECT count(*)::int AS n, count(DISTINCT record->>'seq')::int AS distinct FROM log WHERE application_name = 'pipe-sigint' AND record IS NOT NULL",
+    );
+    expect(count).toEqual({ n: 5000, distinct: 5000 });
+  });
+
+  it('rejects a bad option with exit code 2 and a message naming it', async () => {
+    const result = await runCli(['--database-url', db.url, '--flush-interval', 'soon']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'logweaver-pino: --flush-interval must be a whole number from 10 to 3600000, got "soon"\n',
+    );
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
