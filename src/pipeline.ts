@@ -83,7 +83,7 @@ export class Pipeline {
         runKey: options.runKey ?? processRunKey(),
       },
       formatTime: createTimestampFormatter(options.timezone),
-      onConnectionError: (error) => this.fail('the database connection failed', error),
+      onConnectionError: (error) => this.failOnDatabase('the database connection failed', error),
     });
   }
 
@@ -206,7 +206,7 @@ export class Pipeline {
       } catch (error) {
         this.buffer.putBack(batch);
         if (batchDue) this.counters.retried++;
-        this.fail(
+        this.failOnDatabase(
           batchDue ? 'writing a batch failed; it will be retried' : 'cannot reach the database yet; records are kept',
           error,
         );
@@ -250,9 +250,14 @@ export class Pipeline {
     this.lastError = undefined;
   }
 
-  private fail(what: string, error: unknown): void {
+  /** Database errors name the database (never its password), so a wrong target is obvious. */
+  private failOnDatabase(what: string, error: unknown): void {
+    this.fail(`${what}: ${errorText(error)}; database ${this.options.connection.description}`, error, false);
+  }
+
+  private fail(what: string, error: unknown, appendError = true): void {
     this.lastError = errorText(error);
-    this.reporter.error(`${what}: ${this.lastError}`, error);
+    this.reporter.error(appendError ? `${what}: ${this.lastError}` : what, error);
   }
 }
 

@@ -4,6 +4,8 @@
  * event, which thread-stream treats as fatal. Repeats of one message are rate-limited, with a count.
  */
 
+import { writeSync } from 'node:fs';
+
 export type ReportLevel = 'error' | 'warning' | 'info';
 
 export interface Reporter {
@@ -40,7 +42,11 @@ export function createReporter(sink: ReportSink, repeatIntervalMs = REPEAT_INTER
   };
 }
 
-/** `logweaver-pino: error: ...` on stderr. */
+/**
+ * `logweaver-pino: error: ...` on stderr, written synchronously to fd 2: a worker thread's
+ * process.stderr goes through the main thread, which is blocked while Pino waits for the transport
+ * at exit, so exactly the messages that matter most (what was not delivered) would be lost.
+ */
 export function stderrSink(level: ReportLevel, text: string): void {
-  process.stderr.write(`logweaver-pino: ${level}: ${text}\n`);
+  writeSync(2, `logweaver-pino: ${level}: ${text}\n`);
 }

@@ -50,6 +50,8 @@ export function buildProgram(): Command {
     .description('Store Pino logs (read from stdin) in a LogWeaver table in PostgreSQL')
     .option('--tee', 'echo every input line to stdout, e.g. for | pino-pretty')
     .showHelpAfterError()
+    // Flags after a subcommand belong to it (`schema apply --database-url ...`).
+    .enablePositionalOptions()
     .action(async (flags: Record<string, unknown>) => {
       const options = resolveOptions(toOptions(flags), process.env, 'cli');
       process.exitCode = await runPipe(options, {

@@ -1,5 +1,6 @@
 /** `logweaver-pino schema print|apply`: the DDL of the log and runs tables, printed or applied. */
 import pg from 'pg';
+import { errorText } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { prepareTable, schemaSql } from '../write/schema.js';
 
@@ -9,11 +10,13 @@ export function printSchema(options: ResolvedOptions): string {
 
 export async function applySchema(options: ResolvedOptions): Promise<string> {
   const client = new pg.Client({ ...options.connection.config, password: options.connection.config.password });
-  await client.connect();
   try {
+    await client.connect();
     const layout = await prepareTable(client, { schema: options.schema, table: options.table }, true);
     return `table ${options.schema}.${options.table} is ready (columns: ${layout.columns.join(', ')})`;
+  } catch (error) {
+    throw new Error(`${errorText(error)}, connecting as ${options.connection.description}`, { cause: error });
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
 }

@@ -28,7 +28,7 @@ export async function startPrivateServer(label: string): Promise<PrivateServer> 
     user: 'postgres',
     password: 'postgres',
     authMethod: 'scram-sha-256',
-    persistent: false,
+    persistent: true, // stop() would delete the data otherwise; remove() deletes it
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', `unix_socket_directories=${directory}`, '-c', 'max_connections=300', '-c', 'fsync=off'],

@@ -1,0 +1,121 @@
+// The safety floor: an unreachable, restarted or disconnecting database never crashes the
+// application, and writing resumes by itself.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, queryOnce, withDatabase, type TestDatabase } from './support/database.js';
+import { startPrivateServer, type PrivateServer } from './support/private-server.js';
+import { CLI, FIXTURES, cleanEnv, runNode } from './support/spawn.js';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase('safety');
+});
+afterAll(async () => db.drop());
+
+/** The CLI with stdin left open, so a test can write lines between faults. */
+function startReader(url: string, application: string) {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [CLI], {
+    env: cleanEnv({ LOGWEAVER_DATABASE_URL: url, LOGWEAVER_APPLICATION: application, LOGWEAVER_FLUSH_INTERVAL: '100' }),
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let next = 0;
+  return {
+    write(count: number) {
+      for (let index = 0; index < count; index++, next++) child.stdin.write(`{"level":30,"seq":${next},"msg":"n"}\n`);
+    },
+    async end() {
+      child.stdin.end();
+      return { code: await exited, stderr };
+    },
+    stderr: () => stderr,
+  };
+}
+
+/** The seq of every stored record, in order; none while the table does not exist yet. */
+async function seqs(url: string, application: string): Promise<number[]> {
+  const rows = await queryOnce<{ seq: number }>(
+    url,
+    "SELECT (record->>'seq')::int AS seq FROM log WHERE application_name = $1 AND record IS NOT NULL ORDER BY 1",
+    [application],
+  ).catch((error: { code?: string }) => {
+    if (error.code === '42P01') return [];
+    throw error;
+  });
+  return rows.map((row) => row.seq);
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const range = (count: number) => Array.from({ length: count }, (_, index) => index);
+
+describe('when the database is unreachable', () => {
+  it('the application starts, runs and exits normally, and stderr says what was not delivered', async () => {
+    const started = Date.now();
+    const result = await runNode(`${FIXTURES}app.mjs`, ['natural', '20'], {
+      env: {
+        FIXTURE_OPTIONS: JSON.stringify({
+          connectionString: 'postgres://nobody@127.0.0.1:9/none',
+          application: 'down',
+        }),
+      },
+    });
+    const elapsed = Date.now() - started;
+    expect(result.code).toBe(0);
+    expect(elapsed).toBeLessThan(10_000);
+    expect(result.stderr).toMatch(
+      /logweaver-pino: error: cannot reach the database yet; records are kept: .*ECONNREFUSED.*; database nobody@127\.0\.0\.1:9\/none \(from connectionString\)/,
+    );
+    expect(result.stderr).toContain('20 records were not delivered to the database before the exit deadline');
+  });
+});
+
+describe('when the connection or the server goes away', () => {
+  it('reconnects on the next batch after the server terminates the idle connection', async () => {
+    const reader = startReader(db.url, 'terminated');
+    reader.write(50);
+    await eventually(async () => (await seqs(db.url, 'terminated')).length === 50);
+    const killed = await db.query<{ killed: boolean }>(
+      "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'logweaver-pino' AND datname = current_database()",
+    );
+    expect(killed).toEqual([{ killed: true }]);
+    reader.write(50);
+    const { code, stderr } = await reader.end();
+    expect(code).toBe(0);
+    expect(stderr).toContain('wrote 100 rows');
+    expect(await seqs(db.url, 'terminated')).toEqual(range(100));
+  });
+
+  describe('with a private server', () => {
+    let server: PrivateServer;
+    beforeAll(async () => {
+      server = await startPrivateServer('restart');
+    });
+    afterAll(async () => server.remove());
+
+    it('keeps the records through a server restart and delivers them once it is back', async () => {
+      const url = withDatabase(server.url, 'postgres');
+      const reader = startReader(url, 'restarted');
+      reader.write(100);
+      await eventually(async () => (await seqs(url, 'restarted')).length === 100);
+      await server.stop();
+      reader.write(100);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await server.start();
+      await eventually(async () => (await seqs(url, 'restarted')).length === 200);
+      const { code, stderr } = await reader.end();
+      expect(code).toBe(0);
+      expect(stderr).toContain('writing a batch failed; it will be retried');
+      expect(stderr).toContain('writing to the database again');
+      expect(await seqs(url, 'restarted')).toEqual(range(200));
+    });
+  });
+});
