@@ -3,7 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, queryOnce, withDatabase, type TestDatabase } from './support/database.js';
-import { startPrivateServer, type PrivateServer } from './support/private-server.js';
+import { startPrivateServer, type PrivateServer } from '../support/private-postgres.mjs';
 import { CLI, FIXTURES, cleanEnv, runNode } from './support/spawn.js';
 
 let db: TestDatabase;

