@@ -1,13 +1,13 @@
 // The baselines the end-to-end figures are compared with, written from this process.
-//   copyCeiling: the same rows, prepared in advance, written by a bare COPY loop on one connection.
+//   copyCeiling: the same rows, encoded in advance as the package encodes them, written by a bare
+//   COPY loop on one connection.
 //   logweaverDesign: LogWeaver's writer: one INSERT per row, autocommit, from a background loop.
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createRowBuilder } from '../dist/enrich.js';
 import { createLevelNamer } from '../dist/levels.js';
-import { createTimestampFormatter } from '../dist/timestamp.js';
-import { serialiseBatch } from '../dist/write/copy.js';
+import { encodeBatch } from '../dist/write/copy.js';
 import { recordFields, recordMessage } from './records.mjs';
 
 export function pinoLines(count) {
@@ -27,17 +27,16 @@ const COLUMNS = 'run_number, application_name, open_clone_log, "timestamp", mess
 
 export async function copyCeiling(url, count, batchSize) {
   const rows = rowsOf(pinoLines(count));
-  const format = createTimestampFormatter('UTC');
   const payloads = [];
   for (let start = 0; start < rows.length; start += batchSize) {
-    payloads.push(serialiseBatch(rows.slice(start, start + batchSize), RUN, format, true));
+    payloads.push(encodeBatch(rows.slice(start, start + batchSize), RUN, { runNumber: 'int4', record: 'json' }));
   }
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const started = performance.now();
   for (const payload of payloads) {
     await new Promise((resolve, reject) => {
-      const stream = client.query(copyFrom(`COPY log (${COLUMNS}) FROM STDIN`));
+      const stream = client.query(copyFrom(`COPY log (${COLUMNS}) FROM STDIN (FORMAT binary)`));
       stream.on('error', reject);
       stream.on('finish', resolve);
       stream.end(payload);

@@ -16,7 +16,6 @@ import { machineName, outwardIpv4, processRunKey } from './identity.js';
 import { createLevelNamer } from './levels.js';
 import type { ResolvedOptions } from './options.js';
 import type { Reporter } from './report.js';
-import { createTimestampFormatter } from './timestamp.js';
 import { Writer } from './write/writer.js';
 
 /** What Pino tells its transports about the logger (pino-abstract-transport's expectPinoConfig). */
@@ -82,7 +81,7 @@ export class Pipeline {
         ipAddress: options.ipAddress ?? outwardIpv4(),
         runKey: options.runKey ?? processRunKey(),
       },
-      formatTime: createTimestampFormatter(options.timezone),
+      timezone: options.timezone,
       onConnectionError: (error) => this.failOnDatabase('the database connection failed', error),
     });
   }

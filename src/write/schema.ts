@@ -4,7 +4,7 @@
  * application's role may only INSERT into and SELECT from.
  */
 import pg from 'pg';
-import { LOGWEAVER_COLUMNS, RECORD_COLUMN } from './copy.js';
+import { LOGWEAVER_COLUMNS, RECORD_COLUMN, type ColumnEncodings } from './copy.js';
 
 export interface TableName {
   schema: string;
@@ -14,8 +14,8 @@ export interface TableName {
 export interface TableLayout {
   /** Columns written by COPY, in order. */
   columns: string[];
-  /** Whether the table keeps the whole record. */
-  hasRecord: boolean;
+  /** How values are encoded for the table's column types. */
+  encodings: ColumnEncodings;
   /** Whether the runs table exists (and so two transports of one process can share a run). */
   hasRunsTable: boolean;
 }
@@ -114,20 +114,40 @@ async function exists(client: pg.Client, qualified: string): Promise<boolean> {
   return result.rows[0]?.found === true;
 }
 
+/** Binary COPY needs each column's exact type: these are the ones the writer can encode. */
+const ACCEPTED_TYPES: Record<string, readonly string[]> = {
+  run_number: ['int4', 'int8'],
+  open_clone_log: ['bool'],
+  timestamp: ['timestamptz', 'timestamp'],
+  [RECORD_COLUMN]: ['json', 'jsonb', 'text'],
+};
+const TEXT_TYPES = ['text', 'varchar', 'bpchar'];
+
 async function readLayout(client: pg.Client, name: TableName, hasRunsTable: boolean): Promise<TableLayout> {
   const table = qualifiedTable(name);
-  const result = await client.query<{ attname: string }>(
-    'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped',
+  const result = await client.query<{ attname: string; typname: string }>(
+    `SELECT attname, typname FROM pg_attribute JOIN pg_type ON pg_type.oid = atttypid
+      WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
     [table],
   );
   if (result.rows.length === 0) {
     throw new TableError(`table ${table} does not exist (create it with \`logweaver-pino schema apply\`)`);
   }
-  const present = new Set(result.rows.map((row) => row.attname));
-  const missing = LOGWEAVER_COLUMNS.filter((column) => !present.has(column));
+  const types = new Map(result.rows.map((row) => [row.attname, row.typname]));
+  const missing = LOGWEAVER_COLUMNS.filter((column) => !types.has(column));
   if (missing.length > 0) throw new TableError(`table ${table} has no column ${missing.join(', ')}`);
-  const hasRecord = present.has(RECORD_COLUMN);
-  return { columns: [...LOGWEAVER_COLUMNS, ...(hasRecord ? [RECORD_COLUMN] : [])], hasRecord, hasRunsTable };
+  for (const [column, type] of types) {
+    const accepted = ACCEPTED_TYPES[column] ?? ((LOGWEAVER_COLUMNS as readonly string[]).includes(column) ? TEXT_TYPES : undefined);
+    if (accepted && !accepted.includes(type)) {
+      throw new TableError(`column ${column} of ${table} has type ${type}; logweaver-pino writes ${accepted.join(' or ')}`);
+    }
+  }
+  const record = types.get(RECORD_COLUMN) as ColumnEncodings['record'];
+  return {
+    columns: [...LOGWEAVER_COLUMNS, ...(record ? [RECORD_COLUMN] : [])],
+    encodings: { runNumber: types.get('run_number') as ColumnEncodings['runNumber'], record },
+    hasRunsTable,
+  };
 }
 
 /** The table is missing or lacks a LogWeaver column: a configuration error, not a transient one. */

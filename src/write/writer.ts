@@ -7,8 +7,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { LogRow } from '../enrich.js';
 import type { ConnectionSettings } from '../connection.js';
-import type { TimestampFormatter } from '../timestamp.js';
-import { serialiseBatch } from './copy.js';
+import { encodeBatch } from './copy.js';
 import { allocateRun, endRun, type RunIdentity } from './run.js';
 import { prepareTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
 
@@ -17,7 +16,8 @@ export interface WriterSettings {
   table: TableName;
   createTable: boolean;
   run: RunIdentity;
-  formatTime: TimestampFormatter;
+  /** The session's TimeZone, for anything the server formats or computes in this session. */
+  timezone: string;
   /** Called when the idle connection fails, so the failure is reported and not thrown. */
   onConnectionError: (error: Error) => void;
 }
@@ -53,7 +53,7 @@ export class Writer {
   async write(rows: readonly LogRow[]): Promise<void> {
     const client = await this.connection();
     const layout = this.layout as TableLayout;
-    const payload = serialiseBatch(
+    const payload = encodeBatch(
       rows,
       {
         runNumber: this.run as number,
@@ -61,8 +61,7 @@ export class Writer {
         machineName: this.settings.run.machineName,
         ipAddress: this.settings.run.ipAddress,
       },
-      this.settings.formatTime,
-      layout.hasRecord,
+      layout.encodings,
     );
     try {
       await copy(client, this.copySql, payload);
@@ -94,6 +93,7 @@ export class Writer {
       lock_timeout: LOCK_TIMEOUT_MS,
       keepAlive: true,
       keepAliveInitialDelayMillis: 5_000,
+      options: this.settings.timezone === 'system' ? undefined : `-c TimeZone=${this.settings.timezone}`,
     });
     // An 'error' event with no listener would kill the worker: report it, drop the connection.
     client.on('error', (error) => {
@@ -105,7 +105,7 @@ export class Writer {
       this.layout = await prepareTable(client, this.settings.table, this.settings.createTable);
       this.copySql = `COPY ${qualifiedTable(this.settings.table)} (${this.layout.columns
         .map((column) => pg.escapeIdentifier(column))
-        .join(', ')}) FROM STDIN`;
+        .join(', ')}) FROM STDIN (FORMAT binary)`;
       this.run ??= await allocateRun(client, this.settings.table, this.layout, this.settings.run);
     } catch (error) {
       client.end().catch(() => undefined);
@@ -122,7 +122,7 @@ export class Writer {
   }
 }
 
-function copy(client: pg.Client, sql: string, payload: string): Promise<void> {
+function copy(client: pg.Client, sql: string, payload: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const stream = client.query(copyFrom(sql));
     stream.on('error', reject);
