@@ -60,6 +60,7 @@ export class Pipeline {
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private waiters: Array<{ target: number; resolve: () => void }> = [];
+  private drainWaiters: Array<() => void> = [];
   private wakeRetry: (() => void) | undefined;
   private readonly counters = { received: 0, written: 0, retried: 0, dropped: 0 };
   private lastError: string | undefined;
@@ -118,6 +119,26 @@ export class Pipeline {
     this.enqueued++;
     if (this.buffer.length >= this.options.batchSize) this.kick();
     else this.armTimer();
+  }
+
+  /** True when the buffer is nearly full: a reader that can wait (pipe mode) should, rather than drop. */
+  get congested(): boolean {
+    return (
+      this.buffer.length >= this.options.maxBufferedRows * 0.9 ||
+      this.buffer.bytes >= this.options.maxBufferedBytes * 0.9
+    );
+  }
+
+  /** Resolves once the buffer is back under half of its caps. */
+  drained(): Promise<void> {
+    if (this.belowHalf()) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private belowHalf(): boolean {
+    return (
+      this.buffer.length < this.options.maxBufferedRows / 2 && this.buffer.bytes < this.options.maxBufferedBytes / 2
+    );
   }
 
   /** Resolves once every row pushed before the call is committed (or counted as dropped). */
@@ -236,6 +257,9 @@ export class Pipeline {
   }
 
   private resolveWaiters(): void {
+    if (this.drainWaiters.length > 0 && this.belowHalf()) {
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
+    }
     const pending = this.waiters.filter((waiter) => this.settled < waiter.target);
     for (const waiter of this.waiters) if (this.settled >= waiter.target) waiter.resolve();
     this.waiters = pending;

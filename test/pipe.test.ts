@@ -71,6 +71,20 @@ describe('pipe mode: node app.js | logweaver-pino', () => {
     expect(count).toEqual({ n: 5000, distinct: 5000 });
   });
 
+  it('stops reading instead of dropping when the input outruns the database', async () => {
+    const input = Array.from({ length: 20_000 }, (_, seq) => `{"level":30,"seq":${seq},"msg":"burst"}\n`).join('');
+    const result = await runCli(
+      ['--database-url', db.url, '--application', 'pipe-burst', '--max-buffered-rows', '1000', '--batch-size', '100'],
+      { input },
+    );
+    expect(result.stderr).toBe('logweaver-pino: read 20000 lines, wrote 20000 rows, run 1 of pipe-burst\n');
+    expect(result.code).toBe(0);
+    const [count] = await db.query(
+      "SELECT count(DISTINCT record->>'seq')::int AS n FROM log WHERE application_name = 'pipe-burst' AND record IS NOT NULL",
+    );
+    expect(count).toEqual({ n: 20_000 });
+  });
+
   it('rejects a bad option with exit code 2 and a message naming it', async () => {
     const result = await runCli(['--database-url', db.url, '--flush-interval', 'soon']);
     expect(result.code).toBe(2);

@@ -4,6 +4,9 @@
  * Ctrl-C reaches every process of the pipeline. The application dies, but what it already wrote is
  * still in the pipe, so this process ignores SIGINT and SIGTERM, reads until stdin ends (or a
  * deadline passes), writes everything, prints a summary and exits 0.
+ *
+ * When the database is slower than the input for longer than the buffer can absorb, the reader stops
+ * reading instead of dropping records: the pipe fills and the application's writes wait.
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -37,6 +40,8 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
     read++;
     if (tee) io.stdout.write(`${line}\n`);
     pipeline.push(line);
+    // Rather than drop, stop reading: the pipe fills and the application's writes wait for us.
+    if (pipeline.congested) await pipeline.drained();
   }
   stopSignals();
   const { undelivered, stats } = await pipeline.close(CLOSE_DEADLINE_MS);
