@@ -100,6 +100,7 @@ export class Pipeline {
 
   /** Takes one line of log output. Never throws, never waits. */
   push(line: string): void {
+    if (line === '') return;
     this.counters.received++;
     let row: LogRow;
     try {

@@ -21,7 +21,7 @@ async function rowsOf(application: string) {
 describe('pipe mode: node app.js | logweaver-pino', () => {
   it('stores JSON lines, other text as third-party rows, and a last line with no newline', async () => {
     const input = Buffer.concat([
-      Buffer.from('{"level":30,"time":1700000000000,"msg":"json line"}\nplain text\n42\nnull\n{"truncated":\n'),
+      Buffer.from('{"level":30,"time":1700000000000,"msg":"json line"}\nplain text\n\n   \n42\nnull\n{"truncated":\n'),
       Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0x0a]), // "bad" + invalid UTF-8
       Buffer.from('{"level":40,"msg":"no newline at the end"}'),
     ]);

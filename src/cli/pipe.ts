@@ -37,6 +37,7 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
     tee = false; // the reader of our stdout went away (EPIPE): keep storing, stop echoing
   });
   for await (const line of lines) {
+    if (line.trim() === '') continue; // blank lines carry nothing; they are not counted as read
     read++;
     if (tee) io.stdout.write(`${line}\n`);
     pipeline.push(line);
