@@ -13,7 +13,14 @@ import { recordFields, recordMessage } from './records.mjs';
 export function pinoLines(count) {
   const time = Date.now();
   return Array.from({ length: count }, (_, seq) =>
-    JSON.stringify({ level: 30, time: time + seq, pid: 1, hostname: 'bench', ...recordFields(seq), msg: recordMessage(seq) }),
+    JSON.stringify({
+      level: 30,
+      time: time + seq,
+      pid: 1,
+      hostname: 'bench',
+      ...recordFields(seq),
+      msg: recordMessage(seq),
+    }),
   );
 }
 
@@ -23,7 +30,8 @@ function rowsOf(lines) {
 }
 
 const RUN = { runNumber: 1, application: 'bench-baseline', machineName: hostname(), ipAddress: '127.0.0.1' };
-const COLUMNS = 'run_number, application_name, open_clone_log, "timestamp", message, tags, level, machine_name, ip_address, record';
+const COLUMNS =
+  'run_number, application_name, open_clone_log, "timestamp", message, tags, level, machine_name, ip_address, record';
 
 export async function copyCeiling(url, count, batchSize) {
   const rows = rowsOf(pinoLines(count));
@@ -57,7 +65,18 @@ export async function logweaverDesign(url, count) {
     const row = rows[index];
     await client.query(
       `INSERT INTO log (${COLUMNS}) VALUES ($1, $2, $3, to_timestamp($4 / 1000.0), $5, $6, $7, $8, $9, $10)`,
-      [1, RUN.application, row.ownLog, row.time, row.message, row.tags, row.level, RUN.machineName, RUN.ipAddress, lines[index]],
+      [
+        1,
+        RUN.application,
+        row.ownLog,
+        row.time,
+        row.message,
+        row.tags,
+        row.level,
+        RUN.machineName,
+        RUN.ipAddress,
+        lines[index],
+      ],
     );
   }
   const seconds = (performance.now() - started) / 1000;

@@ -78,7 +78,10 @@ const CASES = {
       LOGWEAVER_DATABASE_URL: url,
     });
     const { rowsPerSecond } = JSON.parse(stdout);
-    return { rowsPerSecond, stored: await storedRecords(url, 'log', "application_name = 'bench' AND record IS NOT NULL") };
+    return {
+      rowsPerSecond,
+      stored: await storedRecords(url, 'log', "application_name = 'bench' AND record IS NOT NULL"),
+    };
   },
   'e2e: logweaver-pino pipe mode': async ({ url }) => {
     const { seconds } = await runProcess(
@@ -172,31 +175,64 @@ function report(samples) {
   const ns = {};
   const p99 = {};
   for (const name of Object.keys(samples).filter((key) => key.startsWith('main:'))) {
-    ns[name] = row(name, 'ns per logger.info', samples[name].map((s) => s.nsPerCall));
-    p99[name] = row(name, 'event-loop delay p99, ms', samples[name].map((s) => s.loopDelayP99Ms), 2);
+    ns[name] = row(
+      name,
+      'ns per logger.info',
+      samples[name].map((s) => s.nsPerCall),
+    );
+    p99[name] = row(
+      name,
+      'event-loop delay p99, ms',
+      samples[name].map((s) => s.loopDelayP99Ms),
+      2,
+    );
   }
   const rate = {};
   const losses = {};
   for (const name of Object.keys(samples).filter((key) => key.startsWith('e2e:'))) {
-    rate[name] = row(name, 'records/s', samples[name].map((s) => s.rowsPerSecond));
+    rate[name] = row(
+      name,
+      'records/s',
+      samples[name].map((s) => s.rowsPerSecond),
+    );
     const logged = samples[name][0].logged ?? RECORDS;
     losses[name] = samples[name].filter((s) => s.stored !== logged).length;
     const stored = samples[name].map((s) => s.stored);
-    lines.push(`| ${name}: rows stored of ${logged} | ${format(median(stored))} | ${format(Math.min(...stored))} | ${format(Math.max(...stored))} | rows (runs with loss: ${losses[name]} of ${ROUNDS}) |`);
+    lines.push(
+      `| ${name}: rows stored of ${logged} | ${format(median(stored))} | ${format(Math.min(...stored))} | ${format(Math.max(...stored))} | rows (runs with loss: ${losses[name]} of ${ROUNDS}) |`,
+    );
   }
   const transport = rate['e2e: logweaver-pino transport'];
   const targets = [
-    ['main thread ns <= 1.05 x pino/file', ns['main: logweaver-pino transport'] / ns['main: pino/file to /dev/null'], (r) => r <= 1.05],
-    ['event-loop p99 <= pino/file', p99['main: logweaver-pino transport'] / p99['main: pino/file to /dev/null'], (r) => r <= 1],
+    [
+      'main thread ns <= 1.05 x pino/file',
+      ns['main: logweaver-pino transport'] / ns['main: pino/file to /dev/null'],
+      (r) => r <= 1.05,
+    ],
+    [
+      'event-loop p99 <= pino/file',
+      p99['main: logweaver-pino transport'] / p99['main: pino/file to /dev/null'],
+      (r) => r <= 1,
+    ],
     ['transport >= 1.25 x pino-postgres', transport / rate['e2e: pino-postgres pipe mode'], (r) => r >= 1.25],
     ['transport >= 15 x LogWeaver design', transport / rate['e2e: LogWeaver design (INSERT per row)'], (r) => r >= 15],
     ['transport >= 0.75 x bare COPY', transport / rate['e2e: bare COPY ceiling'], (r) => r >= 0.75],
-    ['transport and pipe mode lose nothing', losses['e2e: logweaver-pino transport'] + losses['e2e: logweaver-pino pipe mode'], (r) => r === 0],
+    [
+      'transport and pipe mode lose nothing',
+      losses['e2e: logweaver-pino transport'] + losses['e2e: logweaver-pino pipe mode'],
+      (r) => r === 0,
+    ],
   ];
   lines.push('', '| target | measured | met |', '|---|---:|---|');
-  for (const [name, value, met] of targets) lines.push(`| ${name} | ${format(value, 2)} | ${met(value) ? 'yes' : 'NO'} |`);
+  for (const [name, value, met] of targets)
+    lines.push(`| ${name} | ${format(value, 2)} | ${met(value) ? 'yes' : 'NO'} |`);
   const missed = targets.filter(([, value, met]) => !met(value)).map(([name]) => name);
-  lines.push('', missed.length === 0 ? `targets: all ${targets.length} met` : `targets: ${targets.length - missed.length} of ${targets.length} met; missed: ${missed.join('; ')}`);
+  lines.push(
+    '',
+    missed.length === 0
+      ? `targets: all ${targets.length} met`
+      : `targets: ${targets.length - missed.length} of ${targets.length} met; missed: ${missed.join('; ')}`,
+  );
   console.log(lines.join('\n'));
 }
 

@@ -5,9 +5,7 @@ import pino from 'pino';
 
 const mode = process.argv[2] ?? 'transport';
 const logger =
-  mode === 'transport'
-    ? pino({ transport: { target: 'logweaver-pino', options: { tags: ['demo'] } } })
-    : pino();
+  mode === 'transport' ? pino({ transport: { target: 'logweaver-pino', options: { tags: ['demo'] } } }) : pino();
 
 logger.info({ port: 8080, tags: ['startup'] }, 'listening');
 for (let request = 1; request <= 5; request++) {

@@ -43,6 +43,20 @@ export class RowBuffer {
     return this.rows.splice(0, count);
   }
 
+  /** Adds rows coming back from the spool, past the caps (the caller refills only when there is room). */
+  refill(rows: LogRow[]): void {
+    for (const row of rows) {
+      this.rows.push(row);
+      this.heldBytes += row.bytes;
+    }
+  }
+
+  /** Removes and returns every row (at exit, to be spooled). */
+  drain(): LogRow[] {
+    this.heldBytes = 0;
+    return this.rows.splice(0);
+  }
+
   /** Returns a batch that could not be written to the front, keeping the order. */
   putBack(batch: LogRow[]): void {
     this.rows = batch.concat(this.rows);

@@ -18,6 +18,8 @@ export interface LogRow {
   record: string | null;
   /** Approximate memory held by the row, for the buffer's byte cap. */
   bytes: number;
+  /** The run of a row that was spooled by an earlier run; absent for this run's own rows. */
+  run?: number;
 }
 
 export interface RowContext {

@@ -27,6 +27,10 @@ export interface LogweaverOptions {
   maxBufferedRows?: number | string;
   /** Bytes held in memory before records are dropped and counted (default 64 MiB). */
   maxBufferedBytes?: number | string;
+  /** Directory of the disk spool (default: ~/.local/state/logweaver-pino/<application>-<target>). */
+  spoolDir?: string;
+  /** Bytes the spool may hold on disk before records are dropped and counted (default 1 GiB). */
+  maxSpoolBytes?: number | string;
   /** machine_name column (default: os.hostname()). */
   machineName?: string;
   /** ip_address column (default: the machine's outward IPv4, else 127.0.0.1). */
@@ -56,6 +60,8 @@ export interface ResolvedOptions {
   batchSize: number;
   maxBufferedRows: number;
   maxBufferedBytes: number;
+  spoolDir: string | undefined;
+  maxSpoolBytes: number;
   machineName: string | undefined;
   ipAddress: string | undefined;
   tags: string[];
@@ -77,6 +83,8 @@ const ENV_NAMES = {
   batchSize: 'LOGWEAVER_BATCH_SIZE',
   maxBufferedRows: 'LOGWEAVER_MAX_BUFFERED_ROWS',
   maxBufferedBytes: 'LOGWEAVER_MAX_BUFFERED_BYTES',
+  spoolDir: 'LOGWEAVER_SPOOL_DIR',
+  maxSpoolBytes: 'LOGWEAVER_MAX_SPOOL_BYTES',
   machineName: 'LOGWEAVER_MACHINE_NAME',
   ipAddress: 'LOGWEAVER_IP_ADDRESS',
   tags: 'LOGWEAVER_TAGS',
@@ -129,6 +137,8 @@ export function resolveOptions(
     batchSize: wholeNumber(pick('batchSize'), 2000, 1, 100_000),
     maxBufferedRows: wholeNumber(pick('maxBufferedRows'), 100_000, 1, 100_000_000),
     maxBufferedBytes: wholeNumber(pick('maxBufferedBytes'), 64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+    spoolDir: text(pick('spoolDir')),
+    maxSpoolBytes: wholeNumber(pick('maxSpoolBytes'), 1024 ** 3, 0, 2 ** 50),
     machineName: text(pick('machineName')),
     ipAddress: text(pick('ipAddress')),
     tags: tagList(pick('tags')),

@@ -9,6 +9,9 @@
  * with capped exponential backoff; nothing is dropped except past the buffer's caps, and that is
  * counted and reported.
  */
+import { createHash } from 'node:crypto';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RowBuffer } from './batch.js';
 import { createRowBuilder, textRow, type LogRow } from './enrich.js';
 import { errorText } from './errors.js';
@@ -16,6 +19,7 @@ import { machineName, outwardIpv4, processRunKey } from './identity.js';
 import { createLevelNamer } from './levels.js';
 import type { ResolvedOptions } from './options.js';
 import type { Reporter } from './report.js';
+import { Spool, type SpoolMark } from './spool.js';
 import { Writer } from './write/writer.js';
 
 /** What Pino tells its transports about the logger (pino-abstract-transport's expectPinoConfig). */
@@ -30,6 +34,8 @@ export interface PipelineStats {
   written: number;
   /** Batches that failed and were tried again. */
   retried: number;
+  /** Rows that went to the disk spool because memory was full. */
+  spooled: number;
   dropped: number;
   buffered: number;
   runNumber: number | undefined;
@@ -45,6 +51,8 @@ export interface CloseResult {
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 5_000;
+/** At exit with the database already unreachable, one more short try before spooling. */
+const UNREACHABLE_CLOSE_MS = 1_500;
 
 export class Pipeline {
   private readonly buffer: RowBuffer;
@@ -62,7 +70,16 @@ export class Pipeline {
   private waiters: Array<{ target: number; resolve: () => void }> = [];
   private drainWaiters: Array<() => void> = [];
   private wakeRetry: (() => void) | undefined;
-  private readonly counters = { received: 0, written: 0, retried: 0, dropped: 0 };
+  private readonly counters = { received: 0, written: 0, retried: 0, spooled: 0, dropped: 0 };
+  private readonly spool: Spool;
+  private readonly spoolDir: string;
+  /** Spool positions to confirm once `settled` reaches `through` (rows up to there are committed). */
+  private spoolMarks: Array<{ through: number; mark: SpoolMark }> = [];
+  /** The batch being written: at the exit deadline its fate is unknown, so it is spooled too. */
+  private inFlight: LogRow[] = [];
+  /** Set once close() has handed everything unwritten to the spool. */
+  private left = false;
+  private spoolWriteScheduled = false;
   private lastError: string | undefined;
 
   constructor(
@@ -70,6 +87,8 @@ export class Pipeline {
     private readonly reporter: Reporter,
   ) {
     this.buffer = new RowBuffer(options.maxBufferedRows, options.maxBufferedBytes);
+    this.spoolDir = options.spoolDir ?? defaultSpoolDir(options);
+    this.spool = new Spool(this.spoolDir, options.maxSpoolBytes);
     this.staticTags = options.tags.join(',');
     this.buildRow = this.rowBuilder({});
     this.writer = new Writer({
@@ -92,8 +111,21 @@ export class Pipeline {
     this.buildRow = this.rowBuilder(config);
   }
 
-  /** Starts connecting (and allocating the run number) without waiting for the first record. */
+  /**
+   * Starts connecting (and allocating the run number) without waiting for the first record, and
+   * takes over what earlier processes left in the spool: those rows are written first.
+   */
   start(): void {
+    try {
+      const claimed = this.spool.claimLeftovers();
+      if (claimed > 0) {
+        this.enqueued += claimed;
+        this.flushTarget = this.enqueued;
+        this.reporter.info(`delivering ${claimed} records left in the spool (${this.spoolDir}) by an earlier run`);
+      }
+    } catch (error) {
+      this.fail(`cannot read the spool directory ${this.spoolDir}`, error);
+    }
     this.connectWanted = true;
     this.kick();
   }
@@ -110,16 +142,35 @@ export class Pipeline {
       this.fail('a record could not be enriched; stored as text', error);
       row = textRow(line, this.staticTags);
     }
-    if (!this.buffer.push(row)) {
-      this.counters.dropped++;
-      this.reporter.warn(
-        `buffer full (${this.options.maxBufferedRows} rows or ${this.options.maxBufferedBytes} bytes): records are being dropped`,
-      );
-      return;
+    // Once rows are on disk, newer rows follow them there, so that order is kept.
+    if (this.spool.rows > 0 || !this.buffer.push(row)) {
+      if (!this.spool.append(row, this.writer.runNumber)) {
+        this.counters.dropped++;
+        this.reporter.warn(
+          `spool full (${this.options.maxSpoolBytes} bytes in ${this.spoolDir}): records are being dropped`,
+        );
+        return;
+      }
+      this.counters.spooled++;
+      this.scheduleSpoolWrite();
     }
     this.enqueued++;
-    if (this.buffer.length >= this.options.batchSize) this.kick();
+    if (this.buffer.length + this.spool.rows >= this.options.batchSize) this.kick();
     else this.armTimer();
+  }
+
+  /** Spooled rows reach the disk within one turn of the event loop, so a crash loses at most that. */
+  private scheduleSpoolWrite(): void {
+    if (this.spoolWriteScheduled) return;
+    this.spoolWriteScheduled = true;
+    setImmediate(() => {
+      this.spoolWriteScheduled = false;
+      try {
+        this.spool.writePending();
+      } catch (error) {
+        this.fail(`cannot write to the spool in ${this.spoolDir}`, error);
+      }
+    });
   }
 
   /** True when the buffer is nearly full: a reader that can wait (pipe mode) should, rather than drop. */
@@ -153,27 +204,47 @@ export class Pipeline {
     return done;
   }
 
-  /** Writes what is buffered, waiting at most `deadlineMs`; reports what could not be written. */
+  /**
+   * Writes what is buffered, waiting at most `deadlineMs` (less when the database is already known
+   * to be unreachable); what is left then goes to the spool for the next start, synchronously.
+   */
   async close(deadlineMs: number): Promise<CloseResult> {
     this.closing = true;
     clearTimeout(this.timer);
+    const unreachable = !this.writer.connected && this.failures > 0;
+    const deadline = unreachable ? Math.min(deadlineMs, UNREACHABLE_CLOSE_MS) : deadlineMs;
     const delivered = await withDeadline(
       this.flush().then(() => true),
-      deadlineMs,
+      deadline,
       false,
     );
-    const undelivered = this.buffer.length;
-    if (!delivered && undelivered > 0) {
-      this.reporter.error(`${undelivered} records were not delivered to the database before the exit deadline`);
-    }
-    await withDeadline(this.writer.close(delivered), 1_000, undefined);
+    const undelivered = this.inFlight.length + this.buffer.length + this.spool.rows;
+    this.leaveInSpool(undelivered);
+    await withDeadline(this.writer.close(undelivered === 0 && delivered), 1_000, undefined);
     return { undelivered, stats: this.stats };
+  }
+
+  /** Hands everything unwritten to the spool (and removes spool files that are fully delivered). */
+  private leaveInSpool(undelivered: number): void {
+    const run = this.writer.runNumber;
+    try {
+      this.left = true;
+      const unwritten = [...this.inFlight, ...this.buffer.drain()];
+      this.spool.leave(unwritten.map((row) => ({ row, run: row.run ?? run })));
+      if (undelivered === 0) return;
+      this.reporter.error(
+        `${undelivered} records were not delivered to the database before the exit deadline; ` +
+          `they are in the spool (${this.spoolDir}) and will be delivered at the next start`,
+      );
+    } catch (error) {
+      this.reporter.error(`${undelivered} records were not delivered and could not be spooled: ${errorText(error)}`);
+    }
   }
 
   get stats(): PipelineStats {
     return {
       ...this.counters,
-      buffered: this.buffer.length,
+      buffered: this.buffer.length + this.spool.rows,
       runNumber: this.writer.runNumber,
       lastError: this.lastError,
     };
@@ -217,14 +288,18 @@ export class Pipeline {
 
   private async writeWhileDue(): Promise<void> {
     for (;;) {
-      const batchDue =
-        this.buffer.length > 0 && (this.buffer.length >= this.options.batchSize || this.settled < this.flushTarget);
+      const waiting = this.buffer.length + this.spool.rows;
+      const batchDue = waiting > 0 && (waiting >= this.options.batchSize || this.settled < this.flushTarget);
       const connectDue = this.connectWanted && !this.writer.connected && !this.closing;
       if (!batchDue && !connectDue) return;
+      if (batchDue) this.refillFromSpool();
       const batch = batchDue ? this.buffer.take(this.options.batchSize, MAX_BATCH_BYTES) : [];
+      this.inFlight = batch;
       try {
         await (batchDue ? this.writer.write(batch) : this.writer.connect());
       } catch (error) {
+        this.inFlight = [];
+        if (this.left) return; // close() has spooled this batch already
         this.buffer.putBack(batch);
         if (batchDue) this.counters.retried++;
         this.failOnDatabase(
@@ -234,10 +309,36 @@ export class Pipeline {
         await this.backoff();
         continue;
       }
+      this.inFlight = [];
       this.reportRecovery();
       this.counters.written += batch.length;
       this.settled += batch.length;
+      this.confirmSpooled();
       this.resolveWaiters();
+    }
+  }
+
+  /** Moves the oldest spooled rows into memory when the buffer has room for a batch. */
+  private refillFromSpool(): void {
+    if (this.spool.rows === 0 || this.buffer.length >= this.options.batchSize) return;
+    if (this.buffer.length > this.options.maxBufferedRows / 2) return;
+    try {
+      const { rows, mark } = this.spool.take(this.options.batchSize - this.buffer.length);
+      this.buffer.refill(rows.map(({ row, run }) => (run === undefined ? row : { ...row, run })));
+      if (mark) this.spoolMarks.push({ through: this.settled + this.buffer.length, mark });
+    } catch (error) {
+      this.fail(`cannot read the spool in ${this.spoolDir}`, error);
+    }
+  }
+
+  private confirmSpooled(): void {
+    while (this.spoolMarks.length > 0 && (this.spoolMarks[0] as { through: number }).through <= this.settled) {
+      const { mark } = this.spoolMarks.shift() as { mark: SpoolMark };
+      try {
+        this.spool.delivered(mark);
+      } catch (error) {
+        this.fail(`cannot update the spool in ${this.spoolDir}`, error);
+      }
     }
   }
 
@@ -283,6 +384,20 @@ export class Pipeline {
     this.lastError = errorText(error);
     this.reporter.error(appendError ? `${what}: ${this.lastError}` : what, error);
   }
+}
+
+/** ~/.local/state/logweaver-pino/<application>-<hash of the target table>: one per application and target. */
+function defaultSpoolDir(options: ResolvedOptions): string {
+  const target = `${options.connection.description}\n${options.schema}.${options.table}`;
+  const hash = createHash('sha256').update(target).digest('hex').slice(0, 8);
+  const name = `${options.application.replace(/[^\w.-]+/g, '_')}-${hash}`;
+  let home: string;
+  try {
+    home = process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state');
+  } catch {
+    home = tmpdir();
+  }
+  return join(home, 'logweaver-pino', name);
 }
 
 export function createPipeline(options: ResolvedOptions, reporter: Reporter): Pipeline {

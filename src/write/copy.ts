@@ -70,8 +70,9 @@ export function encodeBatch(rows: readonly LogRow[], run: RunColumns, encodings:
   for (const row of rows) {
     writer.ensure(FIXED_ROW_BYTES + constants.reduce((sum, buffer) => sum + buffer.length, 0) + maxStringBytes(row));
     writer.int16(fields);
-    if (encodings.runNumber === 'int8') writer.int64Field(run.runNumber);
-    else writer.int32Field(run.runNumber);
+    const runNumber = row.run ?? run.runNumber;
+    if (encodings.runNumber === 'int8') writer.int64Field(runNumber);
+    else writer.int32Field(runNumber);
     writer.bytesField(application);
     writer.boolField(row.ownLog);
     writer.int64Field((row.time - POSTGRES_EPOCH_MS) * 1000);
@@ -93,7 +94,8 @@ function maxStringBytes(row: LogRow): number {
 function estimateBytes(rows: readonly LogRow[], constants: Buffer[]): number {
   const perRow = FIXED_ROW_BYTES + constants.reduce((sum, buffer) => sum + buffer.length, 0);
   let strings = 0;
-  for (const row of rows) strings += row.message.length + row.tags.length + row.level.length + (row.record?.length ?? 0);
+  for (const row of rows)
+    strings += row.message.length + row.tags.length + row.level.length + (row.record?.length ?? 0);
   return 32 + rows.length * perRow + Math.ceil(strings * 1.1);
 }
 

@@ -137,9 +137,12 @@ async function readLayout(client: pg.Client, name: TableName, hasRunsTable: bool
   const missing = LOGWEAVER_COLUMNS.filter((column) => !types.has(column));
   if (missing.length > 0) throw new TableError(`table ${table} has no column ${missing.join(', ')}`);
   for (const [column, type] of types) {
-    const accepted = ACCEPTED_TYPES[column] ?? ((LOGWEAVER_COLUMNS as readonly string[]).includes(column) ? TEXT_TYPES : undefined);
+    const accepted =
+      ACCEPTED_TYPES[column] ?? ((LOGWEAVER_COLUMNS as readonly string[]).includes(column) ? TEXT_TYPES : undefined);
     if (accepted && !accepted.includes(type)) {
-      throw new TableError(`column ${column} of ${table} has type ${type}; logweaver-pino writes ${accepted.join(' or ')}`);
+      throw new TableError(
+        `column ${column} of ${table} has type ${type}; logweaver-pino writes ${accepted.join(' or ')}`,
+      );
     }
   }
   const record = types.get(RECORD_COLUMN) as ColumnEncodings['record'];

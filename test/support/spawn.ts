@@ -1,5 +1,8 @@
 /** Runs real processes (fixture apps, the CLI binary) and collects what a user would see. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -20,7 +23,10 @@ export interface RunOptions {
   cwd?: string;
 }
 
-/** Environment for children: the parent's, minus anything that would point them at another database. */
+/**
+ * Environment for children: the parent's, minus anything that would point them at another database,
+ * with a fresh spool directory unless the test gives one.
+ */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const key of Object.keys(env)) {
@@ -33,6 +39,7 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
       delete env[key];
     }
   }
+  env.LOGWEAVER_SPOOL_DIR = mkdtempSync(join(tmpdir(), 'logweaver-spool-'));
   return Object.fromEntries(
     Object.entries({ ...env, ...extra }).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );

@@ -1,0 +1,99 @@
+// The disk spool: what memory cannot hold, and what is left at exit or by a crash, is delivered
+// later, exactly once, in order.
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPrivateServer, type PrivateServer } from '../support/private-postgres.mjs';
+import { queryOnce } from './support/database.js';
+import { spawn } from 'node:child_process';
+import { FIXTURES, cleanEnv, runNode } from './support/spawn.js';
+
+const APP = `${FIXTURES}app.mjs`;
+let server: PrivateServer;
+
+beforeAll(async () => {
+  server = await startPrivateServer('spool');
+});
+afterAll(async () => server.remove());
+
+function runApp(
+  mode: string,
+  count: number,
+  application: string,
+  spoolDir: string,
+  extra: Record<string, unknown> = {},
+) {
+  return runNode(APP, [mode, String(count)], {
+    env: {
+      FIXTURE_OPTIONS: JSON.stringify({ connectionString: server.url, application, ...extra }),
+      LOGWEAVER_SPOOL_DIR: spoolDir,
+    },
+  });
+}
+
+async function rowsOf(application: string) {
+  return queryOnce<{ message: string; run_number: number }>(
+    server.url,
+    'SELECT message, run_number FROM log WHERE application_name = $1 AND record IS NOT NULL ORDER BY log_id',
+    [application],
+  );
+}
+
+const messages = (prefix: string, count: number) => Array.from({ length: count }, (_, seq) => `${prefix} ${seq}`);
+
+describe('the disk spool', () => {
+  it('takes what memory cannot hold during a burst and delivers all of it, in order', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-spool-test-'));
+    const result = await runApp('natural', 5000, 'burst', spoolDir, { maxBufferedRows: 100, batchSize: 50 });
+    expect(result.code).toBe(0);
+    const closed = JSON.parse(/logweaver-pino: info: closed: (.*)/.exec(result.stderr)?.[1] ?? '{}') as Record<
+      string,
+      number
+    >;
+    expect(closed.spooled).toBeGreaterThan(0);
+    expect(closed).toMatchObject({ received: 5000, written: 5000, dropped: 0 });
+    expect((await rowsOf('burst')).map((row) => row.message)).toEqual(messages('record', 5000));
+    expect(readdirSync(spoolDir)).toEqual([]);
+  });
+
+  it('keeps what could not be delivered at exit and delivers it at the next start, once', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-spool-test-'));
+    await server.stop();
+    const started = Date.now();
+    const down = await runApp('natural', 300, 'outage', spoolDir);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(down.code).toBe(0);
+    expect(down.stderr).toContain(
+      `300 records were not delivered to the database before the exit deadline; they are in the spool (${spoolDir})`,
+    );
+    expect(readdirSync(spoolDir).some((name) => name.startsWith('left-'))).toBe(true);
+    await server.start();
+    const up = await runApp('natural', 200, 'outage', spoolDir);
+    expect(up.code).toBe(0);
+    expect(up.stderr).toContain(`delivering 300 records left in the spool (${spoolDir}) by an earlier run`);
+    const rows = await rowsOf('outage');
+    expect(rows.map((row) => row.message)).toEqual([...messages('record', 300), ...messages('record', 200)]);
+    expect(new Set(rows.map((row) => row.run_number))).toEqual(new Set([1]));
+    expect(readdirSync(spoolDir)).toEqual([]);
+  });
+
+  it('delivers what a process killed with SIGKILL had spooled, at the next start', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-spool-test-'));
+    await server.stop();
+    const options = { connectionString: server.url, application: 'killed', maxBufferedRows: 10 };
+    const child = spawn(process.execPath, [APP, 'log-and-wait', '400'], {
+      env: cleanEnv({ FIXTURE_OPTIONS: JSON.stringify(options), LOGWEAVER_SPOOL_DIR: spoolDir }),
+    });
+    await new Promise<void>((resolve) => child.stdout.on('data', () => resolve()));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(readdirSync(spoolDir).some((name) => name.startsWith('live-'))).toBe(true);
+    await server.start();
+    const next = await runApp('natural', 0, 'killed', spoolDir);
+    expect(next.code).toBe(0);
+    // Rows beyond the 10 held in memory were on disk; the 10 in memory died with the process.
+    expect(next.stderr).toContain('delivering 390 records left in the spool');
+    expect((await rowsOf('killed')).map((row) => row.message)).toEqual(messages('record', 400).slice(10));
+  });
+});
