@@ -62,12 +62,13 @@ export function textRow(line: string, tags: string): LogRow {
   };
 }
 
+/** JavaScript's own date range (±273,790 years), well inside PostgreSQL's. */
+const MAX_TIME_MS = 8.64e15;
+
+/** The record's time in epoch ms; the time of arrival when it has none or one out of range. */
 function recordTime(time: unknown): number {
-  if (typeof time === 'number' && Number.isFinite(time)) return time;
-  if (typeof time === 'string') {
-    const parsed = Date.parse(time);
-    if (!Number.isNaN(parsed)) return parsed;
-  }
+  const value = typeof time === 'string' ? Date.parse(time) : time;
+  if (typeof value === 'number' && Math.abs(value) <= MAX_TIME_MS) return Math.round(value);
   return Date.now();
 }
 

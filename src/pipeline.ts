@@ -20,7 +20,7 @@ import { createLevelNamer } from './levels.js';
 import type { ResolvedOptions } from './options.js';
 import type { Reporter } from './report.js';
 import { Spool, type SpoolMark } from './spool.js';
-import { Writer } from './write/writer.js';
+import { isRowError, Writer } from './write/writer.js';
 
 /** What Pino tells its transports about the logger (pino-abstract-transport's expectPinoConfig). */
 export interface LoggerConfig {
@@ -36,6 +36,8 @@ export interface PipelineStats {
   retried: number;
   /** Rows that went to the disk spool because memory was full. */
   spooled: number;
+  /** Rows the database rejected, stored without their record column. */
+  sanitised: number;
   dropped: number;
   buffered: number;
   runNumber: number | undefined;
@@ -70,7 +72,7 @@ export class Pipeline {
   private waiters: Array<{ target: number; resolve: () => void }> = [];
   private drainWaiters: Array<() => void> = [];
   private wakeRetry: (() => void) | undefined;
-  private readonly counters = { received: 0, written: 0, retried: 0, spooled: 0, dropped: 0 };
+  private readonly counters = { received: 0, written: 0, retried: 0, spooled: 0, sanitised: 0, dropped: 0 };
   private readonly spool: Spool;
   private readonly spoolDir: string;
   /** Spool positions to confirm once `settled` reaches `through` (rows up to there are committed). */
@@ -80,6 +82,7 @@ export class Pipeline {
   /** Set once close() has handed everything unwritten to the spool. */
   private left = false;
   private spoolWriteScheduled = false;
+  private readonly unreportedDrops = new Map<string, { count: number; first: number; last: number }>();
   private lastError: string | undefined;
 
   constructor(
@@ -145,7 +148,7 @@ export class Pipeline {
     // Once rows are on disk, newer rows follow them there, so that order is kept.
     if (this.spool.rows > 0 || !this.buffer.push(row)) {
       if (!this.spool.append(row, this.writer.runNumber)) {
-        this.counters.dropped++;
+        this.countDrop('spool full');
         this.reporter.warn(
           `spool full (${this.options.maxSpoolBytes} bytes in ${this.spoolDir}): records are being dropped`,
         );
@@ -295,27 +298,115 @@ export class Pipeline {
       if (batchDue) this.refillFromSpool();
       const batch = batchDue ? this.buffer.take(this.options.batchSize, MAX_BATCH_BYTES) : [];
       this.inFlight = batch;
+      let committed = 0;
       try {
-        await (batchDue ? this.writer.write(batch) : this.writer.connect());
+        if (batchDue) committed = await this.writeBatch(batch);
+        else await this.writer.connect();
       } catch (error) {
         this.inFlight = [];
         if (this.left) return; // close() has spooled this batch already
-        this.buffer.putBack(batch);
+        const done = error instanceof BatchInterrupted ? error.committed : 0;
+        this.settle(done);
+        this.buffer.putBack(batch.slice(done));
         if (batchDue) this.counters.retried++;
         this.failOnDatabase(
           batchDue ? 'writing a batch failed; it will be retried' : 'cannot reach the database yet; records are kept',
-          error,
+          error instanceof BatchInterrupted ? error.cause : error,
         );
         await this.backoff();
         continue;
       }
       this.inFlight = [];
       this.reportRecovery();
-      this.counters.written += batch.length;
-      this.settled += batch.length;
-      this.confirmSpooled();
-      this.resolveWaiters();
+      this.settle(committed);
     }
+  }
+
+  private countDrop(reason: string): void {
+    this.counters.dropped++;
+    const now = Date.now();
+    const drops = this.unreportedDrops.get(reason);
+    if (drops) {
+      drops.count++;
+      drops.last = now;
+    } else this.unreportedDrops.set(reason, { count: 1, first: now, last: now });
+  }
+
+  /**
+   * Makes a loss visible where the logs are: once writing works, one row per reason, such as
+   * `logweaver: 1234 records dropped (spool full) between T1 and T2`.
+   */
+  private recordDrops(): void {
+    for (const [reason, { count, first, last }] of this.unreportedDrops) {
+      const between = `${new Date(first).toISOString()} and ${new Date(last).toISOString()}`;
+      const message = `logweaver: ${count} records dropped (${reason}) between ${between}`;
+      const row: LogRow = {
+        time: last,
+        message,
+        tags: 'logweaver',
+        level: 'WARNING',
+        ownLog: true,
+        record: null,
+        bytes: 200,
+      };
+      if (this.spool.rows > 0 || !this.buffer.push(row)) this.buffer.refill([row]);
+      this.enqueued++;
+      this.flushTarget = this.enqueued;
+    }
+    this.unreportedDrops.clear();
+  }
+
+  /** Counts rows as done (written, or dropped as unwritable) and wakes whoever waits for them. */
+  private settle(count: number): void {
+    if (count === 0) return;
+    if (this.unreportedDrops.size > 0) this.recordDrops();
+    this.settled += count;
+    this.confirmSpooled();
+    this.resolveWaiters();
+  }
+
+  /**
+   * Writes a batch; if the server rejects a row, bisects to find it so that every good row lands.
+   * A rejected row is tried once more without its record column, then dropped, counted and reported.
+   * Returns the rows settled; throws BatchInterrupted (with the rows settled so far) on other errors.
+   */
+  private async writeBatch(batch: LogRow[]): Promise<number> {
+    const pending: LogRow[][] = [batch];
+    let committed = 0;
+    while (pending.length > 0) {
+      const part = pending.shift() as LogRow[];
+      try {
+        await this.writer.write(part);
+        this.counters.written += part.length;
+      } catch (error) {
+        if (!isRowError(error)) throw new BatchInterrupted(committed, error);
+        if (part.length > 1) {
+          const middle = Math.ceil(part.length / 2);
+          pending.unshift(part.slice(0, middle), part.slice(middle));
+          continue;
+        }
+        await this.writeRejectedRow(part[0] as LogRow, error);
+      }
+      committed += part.length;
+    }
+    return committed;
+  }
+
+  private async writeRejectedRow(row: LogRow, rejection: unknown): Promise<void> {
+    const what = `a record the database rejected (${errorText(rejection)})`;
+    if (row.record !== null) {
+      try {
+        await this.writer.write([{ ...row, record: null }]);
+        this.counters.written++;
+        this.counters.sanitised++;
+        this.reporter.warn(`${what} was stored without its record column`);
+        return;
+      } catch (error) {
+        if (!isRowError(error)) throw error;
+      }
+    }
+    this.countDrop('rejected by the database');
+    this.reporter.error(`${what} was dropped: ${row.message.slice(0, 200)}`);
   }
 
   /** Moves the oldest spooled rows into memory when the buffer has room for a batch. */
@@ -383,6 +474,16 @@ export class Pipeline {
   private fail(what: string, error: unknown, appendError = true): void {
     this.lastError = errorText(error);
     this.reporter.error(appendError ? `${what}: ${this.lastError}` : what, error);
+  }
+}
+
+/** A batch stopped by an error that is not about its rows, after `committed` rows were settled. */
+class BatchInterrupted extends Error {
+  constructor(
+    readonly committed: number,
+    override readonly cause: unknown,
+  ) {
+    super(`batch interrupted after ${committed} rows`);
   }
 }
 

@@ -85,6 +85,49 @@ describe('pipe mode: node app.js | logweaver-pino', () => {
     expect(count).toEqual({ n: 20_000 });
   });
 
+  it('isolates rows the server rejects: every good row of the batch lands', async () => {
+    // The table's owner added CHECKs: one row fails only because of its record, one whatever is done.
+    await db.query('CREATE SCHEMA strict');
+    expect((await runCli(['schema', 'apply', '--database-url', db.url, '--schema', 'strict'])).code).toBe(0);
+    await db.query(`ALTER TABLE strict.log ADD CHECK (record IS NULL OR record->>'secret' IS NULL),
+                                          ADD CHECK (tags <> 'forbidden')`);
+    const lines = [
+      '{"level":30,"msg":"before"}',
+      '{"level":30,"msg":"carries a secret","secret":"x"}',
+      '{"level":30,"msg":"forbidden tag","tags":["forbidden"]}',
+      '{"level":30,"time":1e300,"msg":"time out of range"}',
+      '{"level":30,"msg":"after"}',
+    ];
+    const result = await runCli(['--database-url', db.url, '--schema', 'strict', '--application', 'poison'], {
+      input: `${lines.join('\n')}\n`,
+    });
+    expect(result.stderr).toContain(
+      'logweaver-pino: warning: a record the database rejected (new row for relation "log" violates check constraint "log_record_check" (23514)) was stored without its record column\n',
+    );
+    expect(result.stderr).toContain(
+      'logweaver-pino: error: a record the database rejected (new row for relation "log" violates check constraint "log_tags_check" (23514)) was dropped: forbidden tag\n',
+    );
+    expect(result.stderr).toContain('read 5 lines, wrote 5 rows, dropped 1');
+    expect(result.code).toBe(1);
+    const rows = await db.query(
+      `SELECT message, record IS NOT NULL AS has_record, abs(extract(epoch FROM now() - "timestamp")) < 60 AS recent
+         FROM strict.log WHERE message NOT LIKE '% - Run Number Incremented' ORDER BY log_id`,
+    );
+    expect(rows).toEqual([
+      { message: 'before', has_record: true, recent: true },
+      { message: 'carries a secret', has_record: false, recent: true },
+      { message: 'time out of range', has_record: true, recent: true },
+      { message: 'after', has_record: true, recent: true },
+      {
+        message: expect.stringMatching(
+          /^logweaver: 1 records dropped \(rejected by the database\) between \S+ and \S+$/,
+        ) as unknown,
+        has_record: false,
+        recent: true,
+      },
+    ]);
+  });
+
   it('rejects a bad option with exit code 2 and a message naming it', async () => {
     const result = await runCli(['--database-url', db.url, '--flush-interval', 'soon']);
     expect(result.code).toBe(2);

@@ -75,7 +75,7 @@ export function encodeBatch(rows: readonly LogRow[], run: RunColumns, encodings:
     else writer.int32Field(runNumber);
     writer.bytesField(application);
     writer.boolField(row.ownLog);
-    writer.int64Field((row.time - POSTGRES_EPOCH_MS) * 1000);
+    writer.int64Field(Math.round((row.time - POSTGRES_EPOCH_MS) * 1000));
     writer.textField(withoutNul(row.message));
     writer.textField(withoutNul(row.tags));
     writer.textField(withoutNul(row.level));
@@ -134,10 +134,14 @@ class BufferWriter {
     this.int32(value);
   }
 
-  /** A safe integer as int8 (run numbers, and timestamps in microseconds since 2000). */
+  /** An integer as int8 (run numbers, and timestamps in microseconds since 2000). */
   int64Field(value: number): void {
-    const high = Math.floor(value / TWO_TO_32);
     this.int32(8);
+    if (!Number.isSafeInteger(value)) {
+      this.offset = this.buffer.writeBigInt64BE(BigInt(value), this.offset);
+      return;
+    }
+    const high = Math.floor(value / TWO_TO_32);
     this.int32(high);
     this.offset = this.buffer.writeUInt32BE(value - high * TWO_TO_32, this.offset);
   }

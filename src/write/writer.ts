@@ -53,20 +53,23 @@ export class Writer {
   async write(rows: readonly LogRow[]): Promise<void> {
     const client = await this.connection();
     const layout = this.layout as TableLayout;
-    const payload = encodeBatch(
-      rows,
-      {
-        runNumber: this.run as number,
-        application: this.settings.run.application,
-        machineName: this.settings.run.machineName,
-        ipAddress: this.settings.run.ipAddress,
-      },
-      layout.encodings,
+    const payload = encodeOrReject(() =>
+      encodeBatch(
+        rows,
+        {
+          runNumber: this.run as number,
+          application: this.settings.run.application,
+          machineName: this.settings.run.machineName,
+          ipAddress: this.settings.run.ipAddress,
+        },
+        layout.encodings,
+      ),
     );
     try {
       await copy(client, this.copySql, payload);
     } catch (error) {
-      this.disconnect();
+      // After a rejected row the connection is still good; after anything else, start afresh.
+      if (!isRowError(error)) this.disconnect();
       throw error;
     }
   }
@@ -119,6 +122,30 @@ export class Writer {
     const client = this.client;
     this.client = undefined;
     client?.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Errors caused by the rows rather than the database: data exceptions (class 22), constraint
+ * violations (class 23, e.g. a CHECK the table's owner added), limits such as the nesting depth of a
+ * json value (class 54), and rows the encoder could not encode. Retrying the same batch cannot help;
+ * isolating the bad row can.
+ */
+export function isRowError(error: unknown): boolean {
+  if (error instanceof RowEncodingError) return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && ['22', '23', '54'].includes(code.slice(0, 2));
+}
+
+export class RowEncodingError extends Error {
+  override name = 'RowEncodingError';
+}
+
+function encodeOrReject(encode: () => Buffer): Buffer {
+  try {
+    return encode();
+  } catch (error) {
+    throw new RowEncodingError(`a row could not be encoded: ${(error as Error).message}`, { cause: error });
   }
 }
 
