@@ -26,7 +26,8 @@ export function pinoLines(count) {
 
 function rowsOf(lines) {
   const build = createRowBuilder({ levelName: createLevelNamer(), messageKey: 'msg', errorKey: 'err', staticTags: [] });
-  return lines.map(build);
+  const arrived = Date.now();
+  return lines.map((line) => build({ line, arrived }));
 }
 
 const RUN = { runNumber: 1, application: 'bench-baseline', machineName: hostname(), ipAddress: '127.0.0.1' };

@@ -2,10 +2,17 @@
  * Batch: the bounded in-memory buffer between enrichment and the writer. Bounded by rows and by
  * bytes, because a stalled database must never grow the worker without limit.
  */
-import type { LogRow } from './enrich.js';
+import type { QueuedLine } from './enrich.js';
+
+/** Memory a waiting line holds besides its text (the object and the array slot). */
+const LINE_OVERHEAD_BYTES = 64;
+
+export function lineBytes(item: QueuedLine): number {
+  return LINE_OVERHEAD_BYTES + item.line.length;
+}
 
 export class RowBuffer {
-  private rows: LogRow[] = [];
+  private rows: QueuedLine[] = [];
   private heldBytes = 0;
 
   constructor(
@@ -22,21 +29,21 @@ export class RowBuffer {
   }
 
   /** Adds the row, or returns false when either cap is reached (the caller counts the drop). */
-  push(row: LogRow): boolean {
-    if (this.rows.length >= this.maxRows || this.heldBytes + row.bytes > this.maxBytes) return false;
+  push(row: QueuedLine): boolean {
+    if (this.rows.length >= this.maxRows || this.heldBytes + lineBytes(row) > this.maxBytes) return false;
     this.rows.push(row);
-    this.heldBytes += row.bytes;
+    this.heldBytes += lineBytes(row);
     return true;
   }
 
   /** Removes and returns the oldest rows: at most maxRows of them and about maxBytes, at least one. */
-  take(maxRows: number, maxBytes: number): LogRow[] {
+  take(maxRows: number, maxBytes: number): QueuedLine[] {
     let count = 0;
     let bytes = 0;
     while (count < this.rows.length && count < maxRows) {
-      const row = this.rows[count] as LogRow;
-      if (count > 0 && bytes + row.bytes > maxBytes) break;
-      bytes += row.bytes;
+      const size = lineBytes(this.rows[count] as QueuedLine);
+      if (count > 0 && bytes + size > maxBytes) break;
+      bytes += size;
       count++;
     }
     this.heldBytes -= bytes;
@@ -44,22 +51,22 @@ export class RowBuffer {
   }
 
   /** Adds rows coming back from the spool, past the caps (the caller refills only when there is room). */
-  refill(rows: LogRow[]): void {
+  refill(rows: QueuedLine[]): void {
     for (const row of rows) {
       this.rows.push(row);
-      this.heldBytes += row.bytes;
+      this.heldBytes += lineBytes(row);
     }
   }
 
   /** Removes and returns every row (at exit, to be spooled). */
-  drain(): LogRow[] {
+  drain(): QueuedLine[] {
     this.heldBytes = 0;
     return this.rows.splice(0);
   }
 
   /** Returns a batch that could not be written to the front, keeping the order. */
-  putBack(batch: LogRow[]): void {
+  putBack(batch: QueuedLine[]): void {
     this.rows = batch.concat(this.rows);
-    for (const row of batch) this.heldBytes += row.bytes;
+    for (const row of batch) this.heldBytes += lineBytes(row);
   }
 }

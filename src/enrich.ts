@@ -1,6 +1,7 @@
 /**
- * Enrich: a parsed line becomes a LogWeaver row. The columns that are the same for every row of a
- * run (application, machine, address, run number) are added by the writer, not stored per row.
+ * Enrich: a line becomes a LogWeaver row, just before its batch is written (lines wait in the buffer
+ * and the spool as they arrived, which keeps the worker's intake cheap). The columns that are the
+ * same for every row of a run (application, machine, address, run number) are added by the writer.
  */
 import type { LevelNamer } from './levels.js';
 import { parseRecord, type LogRecord } from './parse.js';
@@ -16,9 +17,15 @@ export interface LogRow {
   ownLog: boolean;
   /** The whole record as it arrived (JSON text), or null for a line that was not a JSON object. */
   record: string | null;
-  /** Approximate memory held by the row, for the buffer's byte cap. */
-  bytes: number;
   /** The run of a row that was spooled by an earlier run; absent for this run's own rows. */
+  run?: number;
+}
+
+/** A line as it waits to be written: the text, when it arrived, and its run if an earlier one. */
+export interface QueuedLine {
+  line: string;
+  /** Epoch ms of arrival: the time of a line that carries none. */
+  arrived: number;
   run?: number;
 }
 
@@ -30,35 +37,35 @@ export interface RowContext {
   staticTags: string[];
 }
 
-const ROW_OVERHEAD_BYTES = 96;
+export type RowBuilder = (queued: QueuedLine) => LogRow;
 
-export function createRowBuilder(context: RowContext): (line: string) => LogRow {
+export function createRowBuilder(context: RowContext): RowBuilder {
   const staticTags = context.staticTags.join(',');
-  return (line) => {
+  return ({ line, arrived, run }) => {
     const record = parseRecord(line);
-    if (record === null) return textRow(line, staticTags);
+    if (record === null) return textRow(line, staticTags, arrived, run);
     return {
-      time: recordTime(record.time),
+      time: recordTime(record.time, arrived),
       message: recordMessage(record, context),
       tags: joinTags(record.tags, context.staticTags, staticTags),
       level: context.levelName(record.level),
       ownLog: record.thirdParty !== true,
       record: line,
-      bytes: ROW_OVERHEAD_BYTES + line.length * 2,
+      run,
     };
   };
 }
 
 /** A line that is not a JSON object: third-party output, stored as an INFO message. */
-export function textRow(line: string, tags: string): LogRow {
+export function textRow(line: string, tags: string, arrived: number, run?: number): LogRow {
   return {
-    time: Date.now(),
+    time: arrived,
     message: line,
     tags,
     level: 'INFO',
     ownLog: false,
     record: null,
-    bytes: ROW_OVERHEAD_BYTES + line.length,
+    run,
   };
 }
 
@@ -66,10 +73,10 @@ export function textRow(line: string, tags: string): LogRow {
 const MAX_TIME_MS = 8.64e15;
 
 /** The record's time in epoch ms; the time of arrival when it has none or one out of range. */
-function recordTime(time: unknown): number {
+function recordTime(time: unknown, arrived: number): number {
   const value = typeof time === 'string' ? Date.parse(time) : time;
   if (typeof value === 'number' && Math.abs(value) <= MAX_TIME_MS) return Math.round(value);
-  return Date.now();
+  return arrived;
 }
 
 /** The message, with the stack of a logged error appended: tracebacks travel inside the message. */

@@ -23,9 +23,9 @@ export interface LogweaverOptions {
   flushInterval?: number | string;
   /** Rows per statement (default 2000). */
   batchSize?: number | string;
-  /** Rows held in memory before records are dropped and counted (default 100000). */
+  /** Lines held in memory before they go to the disk spool (default 200000). */
   maxBufferedRows?: number | string;
-  /** Bytes held in memory before records are dropped and counted (default 64 MiB). */
+  /** Bytes held in memory before lines go to the disk spool (default 64 MiB). */
   maxBufferedBytes?: number | string;
   /** Directory of the disk spool (default: ~/.local/state/logweaver-pino/<application>-<target>). */
   spoolDir?: string;
@@ -135,7 +135,7 @@ export function resolveOptions(
     schema: identifier(pick('schema'), 'public'),
     flushInterval: wholeNumber(pick('flushInterval'), 1000, 10, 3_600_000),
     batchSize: wholeNumber(pick('batchSize'), 2000, 1, 100_000),
-    maxBufferedRows: wholeNumber(pick('maxBufferedRows'), 100_000, 1, 100_000_000),
+    maxBufferedRows: wholeNumber(pick('maxBufferedRows'), 200_000, 1, 100_000_000),
     maxBufferedBytes: wholeNumber(pick('maxBufferedBytes'), 64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
     spoolDir: text(pick('spoolDir')),
     maxSpoolBytes: wholeNumber(pick('maxSpoolBytes'), 1024 ** 3, 0, 2 ** 50),

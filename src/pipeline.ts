@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RowBuffer } from './batch.js';
-import { createRowBuilder, textRow, type LogRow } from './enrich.js';
+import { createRowBuilder, textRow, type LogRow, type QueuedLine, type RowBuilder } from './enrich.js';
 import { errorText } from './errors.js';
 import { machineName, outwardIpv4, processRunKey } from './identity.js';
 import { createLevelNamer } from './levels.js';
@@ -59,7 +59,7 @@ const UNREACHABLE_CLOSE_MS = 1_500;
 export class Pipeline {
   private readonly buffer: RowBuffer;
   private readonly writer: Writer;
-  private buildRow: (line: string) => LogRow;
+  private buildRow: RowBuilder;
   private readonly staticTags: string;
   private enqueued = 0;
   private settled = 0;
@@ -78,7 +78,7 @@ export class Pipeline {
   /** Spool positions to confirm once `settled` reaches `through` (rows up to there are committed). */
   private spoolMarks: Array<{ through: number; mark: SpoolMark }> = [];
   /** The batch being written: at the exit deadline its fate is unknown, so it is spooled too. */
-  private inFlight: LogRow[] = [];
+  private inFlight: QueuedLine[] = [];
   /** Set once close() has handed everything unwritten to the spool. */
   private left = false;
   private spoolWriteScheduled = false;
@@ -137,17 +137,10 @@ export class Pipeline {
   push(line: string): void {
     if (line === '') return;
     this.counters.received++;
-    let row: LogRow;
-    try {
-      row = this.buildRow(line);
-    } catch (error) {
-      // An enrichment bug must not cost the record: keep it as a text row.
-      this.fail('a record could not be enriched; stored as text', error);
-      row = textRow(line, this.staticTags);
-    }
+    const row: QueuedLine = { line, arrived: Date.now() };
     // Once rows are on disk, newer rows follow them there, so that order is kept.
     if (this.spool.rows > 0 || !this.buffer.push(row)) {
-      if (!this.spool.append(row, this.writer.runNumber)) {
+      if (!this.spool.append(row)) {
         this.countDrop('spool full');
         this.reporter.warn(
           `spool full (${this.options.maxSpoolBytes} bytes in ${this.spoolDir}): records are being dropped`,
@@ -233,7 +226,9 @@ export class Pipeline {
     try {
       this.left = true;
       const unwritten = [...this.inFlight, ...this.buffer.drain()];
-      this.spool.leave(unwritten.map((row) => ({ row, run: row.run ?? run })));
+      this.spool.leave(
+        unwritten.map((item) => (item.run === undefined && run !== undefined ? { ...item, run } : item)),
+      );
       if (undelivered === 0) return;
       this.reporter.error(
         `${undelivered} records were not delivered to the database before the exit deadline; ` +
@@ -340,15 +335,8 @@ export class Pipeline {
     for (const [reason, { count, first, last }] of this.unreportedDrops) {
       const between = `${new Date(first).toISOString()} and ${new Date(last).toISOString()}`;
       const message = `logweaver: ${count} records dropped (${reason}) between ${between}`;
-      const row: LogRow = {
-        time: last,
-        message,
-        tags: 'logweaver',
-        level: 'WARNING',
-        ownLog: true,
-        record: null,
-        bytes: 200,
-      };
+      const line = JSON.stringify({ level: 40, time: last, msg: message, tags: ['logweaver'] });
+      const row: QueuedLine = { line, arrived: last };
       if (this.spool.rows > 0 || !this.buffer.push(row)) this.buffer.refill([row]);
       this.enqueued++;
       this.flushTarget = this.enqueued;
@@ -370,8 +358,8 @@ export class Pipeline {
    * A rejected row is tried once more without its record column, then dropped, counted and reported.
    * Returns the rows settled; throws BatchInterrupted (with the rows settled so far) on other errors.
    */
-  private async writeBatch(batch: LogRow[]): Promise<number> {
-    const pending: LogRow[][] = [batch];
+  private async writeBatch(batch: QueuedLine[]): Promise<number> {
+    const pending: LogRow[][] = [batch.map((queued) => this.toRow(queued))];
     let committed = 0;
     while (pending.length > 0) {
       const part = pending.shift() as LogRow[];
@@ -390,6 +378,16 @@ export class Pipeline {
       committed += part.length;
     }
     return committed;
+  }
+
+  /** Parse and enrich; an enrichment bug must not cost the record, which is then kept as text. */
+  private toRow(queued: QueuedLine): LogRow {
+    try {
+      return this.buildRow(queued);
+    } catch (error) {
+      this.fail('a record could not be enriched; stored as text', error);
+      return textRow(queued.line, this.staticTags, queued.arrived, queued.run);
+    }
   }
 
   private async writeRejectedRow(row: LogRow, rejection: unknown): Promise<void> {
@@ -415,7 +413,7 @@ export class Pipeline {
     if (this.buffer.length > this.options.maxBufferedRows / 2) return;
     try {
       const { rows, mark } = this.spool.take(this.options.batchSize - this.buffer.length);
-      this.buffer.refill(rows.map(({ row, run }) => (run === undefined ? row : { ...row, run })));
+      this.buffer.refill(rows);
       if (mark) this.spoolMarks.push({ through: this.settled + this.buffer.length, mark });
     } catch (error) {
       this.fail(`cannot read the spool in ${this.spoolDir}`, error);

@@ -4,7 +4,8 @@
  * exit, or by a process that crashed, is delivered by the next process that uses the same directory.
  *
  * Files, in the spool directory (one per application by default):
- *   live-<key>-<pid>-<id>.spool   a segment owned by a running process (pid), one row per line
+ *   live-<key>-<pid>-<id>.spool   a segment owned by a running process (pid): one line per record,
+ *                                 `<arrival ms>\t<run number or empty>\t<the line as it arrived>`
  *   left-<key>-<id>.spool         a segment a process left at exit: any process may claim it
  *   <key>-<id>.offset             bytes of that segment already delivered (written after each commit)
  * <key> orders segments: rows are replayed oldest segment first. A claim is an atomic rename.
@@ -25,23 +26,7 @@ import {
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { LogRow } from './enrich.js';
-
-/** A row and the run it belongs to (unknown while no connection has allocated one). */
-export interface SpooledRow {
-  row: LogRow;
-  run: number | undefined;
-}
-
-type Line = [
-  time: number,
-  ownLog: 0 | 1,
-  level: string,
-  tags: string,
-  message: string,
-  record: string | null,
-  run: number | null,
-];
+import type { QueuedLine } from './enrich.js';
 
 /** How far take() reached; confirmed with delivered() once those rows are committed. */
 export interface SpoolMark {
@@ -109,8 +94,8 @@ export class Spool {
   }
 
   /** Queues a row for the disk; false when the spool is at its size cap (the caller counts the drop). */
-  append(row: LogRow, run: number | undefined): boolean {
-    const line = `${JSON.stringify(toLine(row, run))}\n`;
+  append(item: QueuedLine): boolean {
+    const line = toLine(item);
     if (this.bytes + line.length > this.maxBytes) return false;
     this.pending.push(line);
     this.pendingBytes += line.length;
@@ -137,9 +122,9 @@ export class Spool {
    * Takes up to `max` of the oldest rows. `mark` says how far they reach; pass it to delivered() once
    * they are committed, so a crash after that point does not deliver them twice.
    */
-  take(max: number): { rows: SpooledRow[]; mark: SpoolMark | undefined } {
+  take(max: number): { rows: QueuedLine[]; mark: SpoolMark | undefined } {
     this.writePending();
-    const taken: SpooledRow[] = [];
+    const taken: QueuedLine[] = [];
     let mark: SpoolMark | undefined;
     while (taken.length < max) {
       const segment = this.segments[0];
@@ -201,16 +186,13 @@ export class Spool {
    * At exit: writes `rows` (taken earlier, not yet committed, so the oldest of all) to a segment
    * ahead of the others, and leaves every segment for the next process.
    */
-  leave(unwritten: SpooledRow[]): void {
+  leave(unwritten: QueuedLine[]): void {
     this.writePending();
     if (unwritten.length > 0) {
       const first = this.segments[0];
       const key = first ? previousKey(first.key) : nextKey();
       const id = randomBytes(6).toString('hex');
-      writeFileSync(
-        join(this.directory, leftName(key, id)),
-        unwritten.map((item) => `${JSON.stringify(toLine(item.row, item.run))}\n`).join(''),
-      );
+      writeFileSync(join(this.directory, leftName(key, id)), unwritten.map(toLine).join(''));
     }
     this.closeFiles();
     for (const segment of this.segments.splice(0)) {
@@ -291,21 +273,20 @@ export class Spool {
   }
 }
 
-function toLine(row: LogRow, run: number | undefined): Line {
-  return [row.time, row.ownLog ? 1 : 0, row.level, row.tags, row.message, row.record, run ?? null];
+function toLine({ line, arrived, run }: QueuedLine): string {
+  return `${arrived}\t${run ?? ''}\t${line}\n`;
 }
 
-/** A spooled row, or undefined for a line damaged on disk. */
-function fromLine(text: string): SpooledRow | undefined {
-  let line: Line;
-  try {
-    line = JSON.parse(text) as Line;
-  } catch {
-    return undefined;
-  }
-  const [time, ownLog, level, tags, message, record, run] = line;
-  const bytes = 96 + message.length + (record?.length ?? 0) * 2;
-  return { row: { time, ownLog: ownLog === 1, level, tags, message, record, bytes }, run: run ?? undefined };
+/** A spooled line, or undefined for a line damaged on disk. */
+function fromLine(text: string): QueuedLine | undefined {
+  const first = text.indexOf('\t');
+  const second = text.indexOf('\t', first + 1);
+  const arrived = Number(text.slice(0, first));
+  const run = text.slice(first + 1, second);
+  if (first === -1 || second === -1 || !Number.isFinite(arrived)) return undefined;
+  return run === ''
+    ? { line: text.slice(second + 1), arrived }
+    : { line: text.slice(second + 1), arrived, run: Number(run) };
 }
 
 let lastKey = 0;

@@ -12,7 +12,7 @@ describe('resolveOptions', () => {
       schema: 'public',
       flushInterval: 1000,
       batchSize: 2000,
-      maxBufferedRows: 100_000,
+      maxBufferedRows: 200_000,
       maxBufferedBytes: 64 * 1024 * 1024,
       tags: [],
       timezone: 'system',

@@ -25,8 +25,10 @@ function addWriterOptions(command: Command): Command {
   return command
     .option('--flush-interval <ms>', 'flush a partly filled batch after this many ms (default 1000)')
     .option('--batch-size <rows>', 'rows per COPY statement (default 2000)')
-    .option('--max-buffered-rows <rows>', 'rows held in memory before records are dropped (default 100000)')
-    .option('--max-buffered-bytes <bytes>', 'bytes held in memory before records are dropped (default 64 MiB)')
+    .option('--max-buffered-rows <rows>', 'lines held in memory before they go to the spool (default 200000)')
+    .option('--max-buffered-bytes <bytes>', 'bytes held in memory before lines go to the spool (default 64 MiB)')
+    .option('--spool-dir <path>', 'directory of the disk spool (LOGWEAVER_SPOOL_DIR)')
+    .option('--max-spool-bytes <bytes>', 'bytes the spool may hold before records are dropped (default 1 GiB)')
     .option('--machine-name <name>', 'machine_name column (default: the hostname)')
     .option('--ip-address <address>', 'ip_address column (default: the outward IPv4 address)')
     .option('--tags <list>', 'comma-separated tags added to every row')
