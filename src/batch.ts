@@ -50,6 +50,11 @@ export class RowBuffer {
     return this.rows.splice(0, count);
   }
 
+  /** The oldest rows, left in place. */
+  peek(count: number): QueuedLine[] {
+    return this.rows.slice(0, count);
+  }
+
   /** Adds rows coming back from the spool, past the caps (the caller refills only when there is room). */
   refill(rows: QueuedLine[]): void {
     for (const row of rows) {

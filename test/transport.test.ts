@@ -138,6 +138,14 @@ describe('run numbers', () => {
       "SELECT level, tags, open_clone_log FROM log WHERE message = 'sequential - Run Number Incremented' LIMIT 1",
     );
     expect(marker).toEqual({ level: 'INFO', tags: '', open_clone_log: true });
+    const runs = await db.query(
+      `SELECT run_number, ended_cleanly, ended_at >= started_at AS ended
+         FROM log_runs WHERE application_name = 'sequential' ORDER BY run_number`,
+    );
+    expect(runs).toEqual([
+      { run_number: 1, ended_cleanly: true, ended: true },
+      { run_number: 2, ended_cleanly: true, ended: true },
+    ]);
   });
 
   it('gives ten processes started at the same instant ten distinct numbers', async () => {
