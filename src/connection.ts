@@ -81,5 +81,6 @@ function fromParts(config: ClientConfig, source: string, env: Env): ConnectionSe
 
 /** The URL with its password replaced by ***, or a placeholder when it cannot be parsed. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@').replace(/(password=)[^&\s]*/gi, '$1***');
+  // Up to the last @ before the host: a password may itself contain @.
+  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^/?#]*@/i, '$1***@').replace(/(password=)[^&\s]*/gi, '$1***');
 }

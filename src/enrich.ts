@@ -69,13 +69,14 @@ export function textRow(line: string, tags: string, arrived: number, run?: numbe
   };
 }
 
-/** JavaScript's own date range (±273,790 years), well inside PostgreSQL's. */
+/** JavaScript's latest date; the earliest PostgreSQL stores is 4713 BC. */
 const MAX_TIME_MS = 8.64e15;
+const MIN_TIME_MS = -2.108e14;
 
 /** The record's time in epoch ms; the time of arrival when it has none or one out of range. */
 function recordTime(time: unknown, arrived: number): number {
   const value = typeof time === 'string' ? Date.parse(time) : time;
-  if (typeof value === 'number' && Math.abs(value) <= MAX_TIME_MS) return Math.round(value);
+  if (typeof value === 'number' && value >= MIN_TIME_MS && value <= MAX_TIME_MS) return Math.round(value);
   return arrived;
 }
 

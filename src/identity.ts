@@ -40,16 +40,18 @@ export function processRunKey(): string {
   return `pid:${process.pid}:${processStartTime()}`;
 }
 
-function processStartTime(): string {
+/** A process's start time (clock ticks since boot on Linux): with the pid, it names one process. */
+export function processStartTime(pid: number = process.pid): string {
   try {
-    // Field 22 of /proc/self/stat is the start time in clock ticks; the command name (field 2) may
+    // Field 22 of /proc/<pid>/stat is the start time in clock ticks; the command name (field 2) may
     // contain spaces, so count from the closing parenthesis.
-    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = fields[19];
     if (ticks) return ticks;
   } catch {
-    // not Linux: fall back to the clock, rounded so every thread computes the same value
+    // not Linux, or no such process
   }
-  return String(Math.round(Date.now() / 1000 - process.uptime()));
+  // Elsewhere: this process's own start, rounded so every thread computes the same value.
+  return pid === process.pid ? String(Math.round(Date.now() / 1000 - process.uptime())) : 'unknown';
 }

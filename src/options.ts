@@ -131,8 +131,9 @@ export function resolveOptions(
   return {
     connection: resolveConnection(text(explicitUrl), explicitUrl.source, env),
     application: text(pick('application')) ?? defaultApplicationName(),
-    table: identifier(pick('table'), 'log'),
-    schema: identifier(pick('schema'), 'public'),
+    // 58 bytes leaves room for the `_runs` table beside it within PostgreSQL's 63.
+    table: identifier(pick('table'), 'log', 58),
+    schema: identifier(pick('schema'), 'public', 63),
     flushInterval: wholeNumber(pick('flushInterval'), 1000, 10, 3_600_000),
     batchSize: wholeNumber(pick('batchSize'), 2000, 1, 100_000),
     maxBufferedRows: wholeNumber(pick('maxBufferedRows'), 200_000, 1, 100_000_000),
@@ -180,11 +181,13 @@ function text({ value, source }: Picked): string | undefined {
   return trimmed;
 }
 
-function identifier(picked: Picked, fallback: string): string {
+function identifier(picked: Picked, fallback: string, maxBytes: number): string {
   const name = text(picked) ?? fallback;
   const { source } = picked;
-  if (Buffer.byteLength(name) > 63 || name.includes('\0')) {
-    throw new OptionError(`${source} must be a PostgreSQL identifier of at most 63 bytes, got ${describe(name)}`);
+  if (Buffer.byteLength(name) > maxBytes || name.includes('\0')) {
+    throw new OptionError(
+      `${source} must be a PostgreSQL identifier of at most ${maxBytes} bytes, got ${describe(name)}`,
+    );
   }
   return name;
 }

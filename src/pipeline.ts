@@ -82,6 +82,7 @@ export class Pipeline {
   /** Set once close() has handed everything unwritten to the spool. */
   private left = false;
   private spoolWriteScheduled = false;
+  private messageKey = 'msg';
   /** Rows parsed while the previous batch was being written, by the line they came from. */
   private parsedAhead = new WeakMap<QueuedLine, LogRow>();
   private readonly unreportedDrops = new Map<string, { count: number; first: number; last: number }>();
@@ -93,7 +94,11 @@ export class Pipeline {
   ) {
     this.buffer = new RowBuffer(options.maxBufferedRows, options.maxBufferedBytes);
     this.spoolDir = options.spoolDir ?? defaultSpoolDir(options);
-    this.spool = new Spool(this.spoolDir, options.maxSpoolBytes);
+    this.spool = new Spool(this.spoolDir, options.maxSpoolBytes, (lines, what, error) => {
+      for (let count = 0; count < lines; count++) this.countDrop('spool failure');
+      this.fail(`${lines} records ${what}`, error);
+      this.settle(lines);
+    });
     this.staticTags = options.tags.join(',');
     this.buildRow = this.rowBuilder({});
     this.writer = new Writer({
@@ -143,7 +148,8 @@ export class Pipeline {
     const row: QueuedLine = { line, arrived: Date.now() };
     // Once rows are on disk, newer rows follow them there, so that order is kept.
     if (this.spool.rows > 0 || !this.buffer.push(row)) {
-      if (!this.spool.append(row)) {
+      const run = this.writer.runNumber;
+      if (!this.spool.append(run === undefined ? row : { ...row, run })) {
         this.countDrop('spool full');
         this.reporter.warn(
           `spool full (${this.options.maxSpoolBytes} bytes in ${this.spoolDir}): records are being dropped`,
@@ -172,15 +178,21 @@ export class Pipeline {
     });
   }
 
-  /** True when the buffer is nearly full: a reader that can wait (pipe mode) should, rather than drop. */
+  /**
+   * True when a reader that can wait (pipe mode) should, rather than fill the spool: memory is
+   * nearly full, or lines are already on disk, while the database is taking rows. While it is not,
+   * waiting would only block the application, so lines go to the spool instead.
+   */
   get congested(): boolean {
+    if (this.failures > 0) return false;
     return (
+      this.spool.rows > 0 ||
       this.buffer.length >= this.options.maxBufferedRows * 0.9 ||
       this.buffer.bytes >= this.options.maxBufferedBytes * 0.9
     );
   }
 
-  /** Resolves once the buffer is back under half of its caps. */
+  /** Resolves once memory is back under half of its caps and the spool is empty, or writing fails. */
   drained(): Promise<void> {
     if (this.belowHalf()) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
@@ -188,8 +200,14 @@ export class Pipeline {
 
   private belowHalf(): boolean {
     return (
-      this.buffer.length < this.options.maxBufferedRows / 2 && this.buffer.bytes < this.options.maxBufferedBytes / 2
+      this.spool.rows === 0 &&
+      this.buffer.length < this.options.maxBufferedRows / 2 &&
+      this.buffer.bytes < this.options.maxBufferedBytes / 2
     );
+  }
+
+  private wakeDrainWaiters(): void {
+    for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 
   /** Resolves once every row pushed before the call is committed (or counted as dropped). */
@@ -254,9 +272,10 @@ export class Pipeline {
   private rowBuilder(config: LoggerConfig) {
     const levels = config.levels as { values?: Record<string, number> } | undefined;
     const loggerLevels = levels?.values ?? (config.levels as Record<string, number> | undefined) ?? {};
+    this.messageKey = this.options.messageKey ?? config.messageKey ?? 'msg';
     return createRowBuilder({
       levelName: createLevelNamer({ ...loggerLevels, ...this.options.customLevels }),
-      messageKey: this.options.messageKey ?? config.messageKey ?? 'msg',
+      messageKey: this.messageKey,
       errorKey: this.options.errorKey ?? config.errorKey ?? 'err',
       staticTags: this.options.tags,
     });
@@ -281,7 +300,7 @@ export class Pipeline {
       .catch((error: unknown) => this.fail('the writer stopped unexpectedly', error))
       .finally(() => {
         this.writing = false;
-        if (this.buffer.length === 0) return;
+        if (this.buffer.length + this.spool.rows === 0) return;
         if (this.closing || this.settled < this.flushTarget) this.kick();
         else this.armTimer();
       });
@@ -295,6 +314,7 @@ export class Pipeline {
       if (!batchDue && !connectDue) return;
       if (batchDue) this.refillFromSpool();
       const batch = batchDue ? this.buffer.take(this.options.batchSize, MAX_BATCH_BYTES) : [];
+      if (batchDue && batch.length === 0) continue; // the spool had only damaged lines: counted, settled
       this.inFlight = batch;
       let committed = 0;
       try {
@@ -306,6 +326,7 @@ export class Pipeline {
         const done = error instanceof BatchInterrupted ? error.committed : 0;
         this.settle(done);
         this.buffer.putBack(batch.slice(done));
+        this.spillToSpool();
         if (batchDue) this.counters.retried++;
         this.failOnDatabase(
           batchDue ? 'writing a batch failed; it will be retried' : 'cannot reach the database yet; records are kept',
@@ -316,6 +337,7 @@ export class Pipeline {
       }
       this.inFlight = [];
       this.reportRecovery();
+      if (committed > 0 && this.unreportedDrops.size > 0 && !this.left) this.recordDrops();
       this.settle(committed);
     }
   }
@@ -338,7 +360,7 @@ export class Pipeline {
     for (const [reason, { count, first, last }] of this.unreportedDrops) {
       const between = `${new Date(first).toISOString()} and ${new Date(last).toISOString()}`;
       const message = `logweaver: ${count} records dropped (${reason}) between ${between}`;
-      const line = JSON.stringify({ level: 40, time: last, msg: message, tags: ['logweaver'] });
+      const line = JSON.stringify({ level: 40, time: last, [this.messageKey]: message, tags: ['logweaver'] });
       const row: QueuedLine = { line, arrived: last };
       if (this.spool.rows > 0 || !this.buffer.push(row)) this.buffer.refill([row]);
       this.enqueued++;
@@ -347,10 +369,19 @@ export class Pipeline {
     this.unreportedDrops.clear();
   }
 
+  /**
+   * When writing fails, what waits in memory goes to the front of the spool, so that a crash during
+   * an outage loses no more than what arrived since the last attempt.
+   */
+  private spillToSpool(): void {
+    if (this.buffer.length === 0 || this.left) return;
+    const lines = this.buffer.drain();
+    if (!this.spool.spillFront(lines)) this.buffer.refill(lines);
+  }
+
   /** Counts rows as done (written, or dropped as unwritable) and wakes whoever waits for them. */
   private settle(count: number): void {
     if (count === 0) return;
-    if (this.unreportedDrops.size > 0) this.recordDrops();
     this.settled += count;
     this.confirmSpooled();
     this.resolveWaiters();
@@ -379,7 +410,11 @@ export class Pipeline {
           pending.unshift(part.slice(0, middle), part.slice(middle));
           continue;
         }
-        await this.writeRejectedRow(part[0] as LogRow, error);
+        try {
+          await this.writeRejectedRow(part[0] as LogRow, error);
+        } catch (failure) {
+          throw new BatchInterrupted(committed, failure);
+        }
       }
       committed += part.length;
     }
@@ -427,9 +462,14 @@ export class Pipeline {
     if (this.spool.rows === 0 || this.buffer.length >= this.options.batchSize) return;
     if (this.buffer.length > this.options.maxBufferedRows / 2) return;
     try {
-      const { rows, mark } = this.spool.take(this.options.batchSize - this.buffer.length);
+      const { rows, mark, damaged } = this.spool.take(this.options.batchSize - this.buffer.length);
       this.buffer.refill(rows);
-      if (mark) this.spoolMarks.push({ through: this.settled + this.buffer.length, mark });
+      if (mark) this.spoolMarks.push({ through: this.settled + this.buffer.length + damaged, mark });
+      if (damaged > 0) {
+        for (let count = 0; count < damaged; count++) this.countDrop('damaged in the spool');
+        this.reporter.error(`${damaged} records in the spool (${this.spoolDir}) were damaged and are dropped`);
+        this.settle(damaged);
+      }
     } catch (error) {
       this.fail(`cannot read the spool in ${this.spoolDir}`, error);
     }
@@ -463,9 +503,7 @@ export class Pipeline {
   }
 
   private resolveWaiters(): void {
-    if (this.drainWaiters.length > 0 && this.belowHalf()) {
-      for (const resolve of this.drainWaiters.splice(0)) resolve();
-    }
+    if (this.drainWaiters.length > 0 && this.belowHalf()) this.wakeDrainWaiters();
     const pending = this.waiters.filter((waiter) => this.settled < waiter.target);
     for (const waiter of this.waiters) if (this.settled >= waiter.target) waiter.resolve();
     this.waiters = pending;
@@ -482,6 +520,7 @@ export class Pipeline {
   /** Database errors name the database (never its password), so a wrong target is obvious. */
   private failOnDatabase(what: string, error: unknown): void {
     this.fail(`${what}: ${errorText(error)}; database ${this.options.connection.description}`, error, false);
+    this.wakeDrainWaiters(); // a reader waiting for the database would otherwise wait for ever
   }
 
   private fail(what: string, error: unknown, appendError = true): void {

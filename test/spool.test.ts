@@ -1,6 +1,6 @@
 // The disk spool: what memory cannot hold, and what is left at exit or by a crash, is delivered
 // later, exactly once, in order.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,8 +92,27 @@ describe('the disk spool', () => {
     await server.start();
     const next = await runApp('natural', 0, 'killed', spoolDir);
     expect(next.code).toBe(0);
-    // Rows beyond the 10 held in memory were on disk; the 10 in memory died with the process.
-    expect(next.stderr).toContain('delivering 390 records left in the spool');
-    expect((await rowsOf('killed')).map((row) => row.message)).toEqual(messages('record', 400).slice(10));
+    // Rows beyond the 10 held in memory went to disk at once; the 10 followed when the first attempt
+    // to reach the database failed, so nothing died with the process.
+    expect(next.stderr).toContain('delivering 400 records left in the spool');
+    expect((await rowsOf('killed')).map((row) => row.message)).toEqual(messages('record', 400));
+  });
+});
+
+describe('when the spool cannot be written', () => {
+  it('the application keeps running; the records lost are counted and reported', async () => {
+    const notADirectory = join(mkdtempSync(join(tmpdir(), 'logweaver-spool-test-')), 'file');
+    writeFileSync(notADirectory, 'in the way');
+    await server.stop();
+    try {
+      const result = await runApp('natural', 3000, 'unwritable', join(notADirectory, 'spool'), {
+        maxBufferedRows: 100,
+      });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(/records could not be written to the spool in .*ENOTDIR/);
+      expect(result.stderr).toMatch(/"received":3000,.*"dropped":3000/);
+    } finally {
+      await server.start();
+    }
   });
 });

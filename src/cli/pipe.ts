@@ -30,7 +30,7 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
   const pipeline = createPipeline(options, createReporter(stderrSink));
   pipeline.start();
   const lines = createInterface({ input: io.stdin, crlfDelay: Infinity });
-  const stopSignals = keepReadingThroughSignals(() => lines.close());
+  const signals = keepReadingThroughSignals(() => lines.close());
   let read = 0;
   let tee = io.tee;
   io.stdout.on('error', () => {
@@ -42,10 +42,11 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
     if (tee) io.stdout.write(`${line}\n`);
     pipeline.push(line);
     // Rather than drop, stop reading: the pipe fills and the application's writes wait for us.
-    if (pipeline.congested) await pipeline.drained();
+    if (pipeline.congested) await Promise.race([pipeline.drained(), signals.deadlinePassed]);
   }
-  stopSignals();
+  // Signals stay ignored until everything is written or spooled: a second Ctrl-C must not lose it.
   const { undelivered, stats } = await pipeline.close(CLOSE_DEADLINE_MS);
+  signals.stop();
   const dropped = stats.dropped > 0 ? `, dropped ${stats.dropped}` : '';
   const missed = undelivered > 0 ? `, NOT delivered ${undelivered}` : '';
   io.stderr.write(
@@ -55,16 +56,24 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
   return undelivered > 0 || stats.dropped > 0 ? 1 : 0;
 }
 
-function keepReadingThroughSignals(stopReading: () => void): () => void {
+function keepReadingThroughSignals(stopReading: () => void): { stop: () => void; deadlinePassed: Promise<void> } {
   let deadline: NodeJS.Timeout | undefined;
+  let passed: () => void = () => undefined;
+  const deadlinePassed = new Promise<void>((resolve) => (passed = resolve));
   const onSignal = () => {
-    deadline ??= setTimeout(stopReading, DRAIN_DEADLINE_MS).unref();
+    deadline ??= setTimeout(() => {
+      stopReading();
+      passed();
+    }, DRAIN_DEADLINE_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  return () => {
-    clearTimeout(deadline);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  return {
+    deadlinePassed,
+    stop: () => {
+      clearTimeout(deadline);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
   };
 }

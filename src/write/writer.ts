@@ -26,12 +26,15 @@ export interface WriterSettings {
 const CONNECT_TIMEOUT_MS = 5_000;
 const STATEMENT_TIMEOUT_MS = 30_000;
 const LOCK_TIMEOUT_MS = 10_000;
+/** How much longer than the server's own timeout the client waits before it gives up on a COPY. */
+const WATCHDOG_MARGIN_MS = 5_000;
 
 export class Writer {
   private client: pg.Client | undefined;
   private layout: TableLayout | undefined;
   private copySql = '';
   private run: number | undefined;
+  private closed = false;
 
   constructor(private readonly settings: WriterSettings) {}
 
@@ -76,6 +79,7 @@ export class Writer {
 
   /** Records the end of the run and closes the connection; `clean` is false when rows were left unwritten. */
   async close(clean: boolean): Promise<void> {
+    this.closed = true;
     const client = this.client;
     if (!client) return;
     if (this.layout?.hasRunsTable && this.run !== undefined) {
@@ -94,6 +98,8 @@ export class Writer {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       statement_timeout: STATEMENT_TIMEOUT_MS,
       lock_timeout: LOCK_TIMEOUT_MS,
+      // Enforced by the client too: a black-holed network never answers the server's timeout.
+      query_timeout: STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS,
       keepAlive: true,
       keepAliveInitialDelayMillis: 5_000,
       options: this.settings.timezone === 'system' ? undefined : `-c TimeZone=${this.settings.timezone}`,
@@ -105,17 +111,24 @@ export class Writer {
     });
     try {
       await client.connect();
+      this.throwIfClosed();
       this.layout = await prepareTable(client, this.settings.table, this.settings.createTable);
       this.copySql = `COPY ${qualifiedTable(this.settings.table)} (${this.layout.columns
         .map((column) => pg.escapeIdentifier(column))
         .join(', ')}) FROM STDIN (FORMAT binary)`;
       this.run ??= await allocateRun(client, this.settings.table, this.layout, this.settings.run);
+      this.throwIfClosed();
     } catch (error) {
       client.end().catch(() => undefined);
       throw error;
     }
     this.client = client;
     return client;
+  }
+
+  /** A connection that completes after close() must not write: its batch is already spooled. */
+  private throwIfClosed(): void {
+    if (this.closed) throw new Error('the writer was closed while connecting');
   }
 
   private disconnect(): void {
@@ -149,11 +162,25 @@ function encodeOrReject(encode: () => Buffer): Buffer {
   }
 }
 
+/**
+ * One COPY, with a watchdog: the server's statement_timeout cannot fire when the network drops
+ * packets, so the client destroys the connection itself if no answer comes in time.
+ */
 function copy(client: pg.Client, sql: string, payload: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
+    const watchdog = setTimeout(() => {
+      reject(new Error(`no answer from the database within ${(STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS) / 1000} s`));
+      (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    }, STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS);
     const stream = client.query(copyFrom(sql));
-    stream.on('error', reject);
-    stream.on('finish', resolve);
+    stream.on('error', (error) => {
+      clearTimeout(watchdog);
+      reject(error);
+    });
+    stream.on('finish', () => {
+      clearTimeout(watchdog);
+      resolve();
+    });
     stream.end(payload);
   });
 }
