@@ -2,6 +2,8 @@
 //   main-logweaver | main-file | main-sync   main-thread cost per logger.info and event-loop delay p99
 //   e2e-transport                            records per second until every row is committed
 //   emit                                     pino lines on stdout, for the pipe-mode cases
+//   exit                                     logs <count> records at once, then process.exit():
+//                                            prints the time of the exit call on stderr
 // Prints one JSON line with its measurements on stdout (except emit).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +19,7 @@ function destination() {
   if (kind === 'main-file') return pino.transport({ target: 'pino/file', options: { destination: '/dev/null' } });
   if (kind === 'main-sync') return pino.destination({ dest: '/dev/null', sync: true });
   if (kind === 'emit') return pino.destination({ dest: 1, sync: false });
-  return pino.transport({ target: TARGET, options: { application: 'bench' } });
+  return pino.transport({ target: TARGET, options: { application: process.env.BENCH_APPLICATION ?? 'bench' } });
 }
 
 const stream = destination();
@@ -60,6 +62,11 @@ function flushed() {
 
 if (kind === 'emit') {
   await logInChunks();
+} else if (kind === 'exit') {
+  await new Promise((resolve) => stream.once('ready', resolve));
+  logRange(0, count);
+  process.stderr.write(`exit-called-at ${Date.now()}\n`);
+  process.exit(0);
 } else if (kind === 'e2e-transport') {
   await new Promise((resolve) => stream.once('ready', resolve));
   const started = performance.now();

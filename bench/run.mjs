@@ -39,7 +39,7 @@ function runProcess(command, args, env) {
     child.on('exit', (code) => {
       const seconds = (performance.now() - started) / 1000;
       if (code !== 0) reject(new Error(`${args.join(' ')} exited with ${code}: ${stderr}`));
-      else resolve({ stdout, stderr, seconds });
+      else resolve({ stdout, stderr, seconds, endedAt: Date.now() });
     });
   });
 }
@@ -107,7 +107,17 @@ const CASES = {
     return { ...result, logged: DESIGN_RECORDS };
   },
   'e2e: bare COPY ceiling': async ({ url }) => copyCeiling(url, RECORDS, 2000),
+  'exit: process.exit() with 100,000 records buffered': async ({ url }) => {
+    const { stderr, endedAt } = await runProcess(process.execPath, [APP, 'exit', String(EXIT_RECORDS)], {
+      LOGWEAVER_DATABASE_URL: url,
+      BENCH_APPLICATION: 'bench-exit',
+    });
+    const calledAt = Number(/exit-called-at (\d+)/.exec(stderr)?.[1]);
+    const stored = await storedRecords(url, 'log', "application_name = 'bench-exit' AND record IS NOT NULL");
+    return { exitSeconds: (endedAt - calledAt) / 1000, stored, logged: EXIT_RECORDS };
+  },
 };
+const EXIT_RECORDS = 100_000;
 
 async function mainThread(kind) {
   const { stdout } = await runProcess(process.execPath, [APP, kind, String(RECORDS)], {
@@ -189,6 +199,17 @@ function report(samples) {
   }
   const rate = {};
   const losses = {};
+  const exitCase = 'exit: process.exit() with 100,000 records buffered';
+  const exitSeconds = row(
+    exitCase,
+    's from process.exit() to the end of the process',
+    samples[exitCase].map((s) => s.exitSeconds),
+    2,
+  );
+  const exitLost = samples[exitCase].filter((s) => s.stored !== s.logged).length;
+  lines.push(
+    `| ${exitCase}: rows stored of ${EXIT_RECORDS} | ${format(median(samples[exitCase].map((s) => s.stored)))} | | | rows (runs with loss: ${exitLost} of ${ROUNDS}) |`,
+  );
   for (const name of Object.keys(samples).filter((key) => key.startsWith('e2e:'))) {
     rate[name] = row(
       name,
