@@ -238,6 +238,8 @@ function report(samples) {
     ['transport >= 1.25 x pino-postgres', transport / rate['e2e: pino-postgres pipe mode'], (r) => r >= 1.25],
     ['transport >= 15 x LogWeaver design', transport / rate['e2e: LogWeaver design (INSERT per row)'], (r) => r >= 15],
     ['transport >= 0.75 x bare COPY', transport / rate['e2e: bare COPY ceiling'], (r) => r >= 0.75],
+    ['exit within 8 s with 100,000 records buffered', exitSeconds, (r) => r <= 8],
+    ['exit loses nothing', exitLost, (r) => r === 0],
     [
       'transport and pipe mode lose nothing',
       losses['e2e: logweaver-pino transport'] + losses['e2e: logweaver-pino pipe mode'],

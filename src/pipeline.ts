@@ -148,8 +148,7 @@ export class Pipeline {
     const row: QueuedLine = { line, arrived: Date.now() };
     // Once rows are on disk, newer rows follow them there, so that order is kept.
     if (this.spool.rows > 0 || !this.buffer.push(row)) {
-      const run = this.writer.runNumber;
-      if (!this.spool.append(run === undefined ? row : { ...row, run })) {
+      if (!this.spool.append(this.withRun([row])[0] as QueuedLine)) {
         this.countDrop('spool full');
         this.reporter.warn(
           `spool full (${this.options.maxSpoolBytes} bytes in ${this.spoolDir}): records are being dropped`,
@@ -243,13 +242,9 @@ export class Pipeline {
 
   /** Hands everything unwritten to the spool (and removes spool files that are fully delivered). */
   private leaveInSpool(undelivered: number): void {
-    const run = this.writer.runNumber;
     try {
       this.left = true;
-      const unwritten = [...this.inFlight, ...this.buffer.drain()];
-      this.spool.leave(
-        unwritten.map((item) => (item.run === undefined && run !== undefined ? { ...item, run } : item)),
-      );
+      this.spool.leave(this.withRun([...this.inFlight, ...this.buffer.drain()]));
       if (undelivered === 0) return;
       this.reporter.error(
         `${undelivered} records were not delivered to the database before the exit deadline; ` +
@@ -369,6 +364,12 @@ export class Pipeline {
     this.unreportedDrops.clear();
   }
 
+  /** Lines headed for the spool keep this run's number, once there is one, whoever delivers them. */
+  private withRun(lines: QueuedLine[]): QueuedLine[] {
+    const run = this.writer.runNumber;
+    return run === undefined ? lines : lines.map((line) => (line.run === undefined ? { ...line, run } : line));
+  }
+
   /**
    * When writing fails, what waits in memory goes to the front of the spool, so that a crash during
    * an outage loses no more than what arrived since the last attempt.
@@ -376,7 +377,7 @@ export class Pipeline {
   private spillToSpool(): void {
     if (this.buffer.length === 0 || this.left) return;
     const lines = this.buffer.drain();
-    if (!this.spool.spillFront(lines)) this.buffer.refill(lines);
+    if (!this.spool.spillFront(this.withRun(lines))) this.buffer.refill(lines);
   }
 
   /** Counts rows as done (written, or dropped as unwritable) and wakes whoever waits for them. */
