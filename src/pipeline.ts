@@ -227,17 +227,31 @@ export class Pipeline {
   async close(deadlineMs: number): Promise<CloseResult> {
     this.closing = true;
     clearTimeout(this.timer);
-    const unreachable = !this.writer.connected && this.failures > 0;
-    const deadline = unreachable ? Math.min(deadlineMs, UNREACHABLE_CLOSE_MS) : deadlineMs;
-    const delivered = await withDeadline(
-      this.flush().then(() => true),
-      deadline,
-      false,
-    );
+    const delivered = await this.flushWithin(deadlineMs);
     const undelivered = this.inFlight.length + this.buffer.length + this.spool.rows;
     this.leaveInSpool(undelivered);
     await withDeadline(this.writer.close(undelivered === 0 && delivered), 1_000, undefined);
     return { undelivered, stats: this.stats };
+  }
+
+  /**
+   * Waits for everything to be written, for at most `deadlineMs`, and for at most
+   * UNREACHABLE_CLOSE_MS once the database is known to be unreachable: then waiting cannot help.
+   */
+  private flushWithin(deadlineMs: number): Promise<boolean> {
+    const started = Date.now();
+    return new Promise((resolve) => {
+      const check = setInterval(() => {
+        const elapsed = Date.now() - started;
+        const unreachable = !this.writer.connected && this.failures > 0;
+        if (elapsed >= deadlineMs || (unreachable && elapsed >= UNREACHABLE_CLOSE_MS)) finish(false);
+      }, 50);
+      const finish = (done: boolean) => {
+        clearInterval(check);
+        resolve(done);
+      };
+      void this.flush().then(() => finish(true));
+    });
   }
 
   /** Hands everything unwritten to the spool (and removes spool files that are fully delivered). */

@@ -1,0 +1,156 @@
+// Rows of ../shared/FAULTS.md that the rest of the suite does not already cover, each named after
+// its row. Oracle: numbered records, each stored exactly once.
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminUrl, createTestDatabase, queryOnce, type TestDatabase } from './support/database.js';
+import { CLI, cleanEnv, runCli } from './support/spawn.js';
+
+let db: TestDatabase;
+const role = `faults_${Math.random().toString(36).slice(2, 8)}`;
+
+beforeAll(async () => {
+  db = await createTestDatabase('faults');
+  await db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'right-password'`);
+  await db.query(`GRANT CREATE, USAGE ON SCHEMA public TO ${role}`);
+});
+afterAll(async () => {
+  await db.drop();
+  await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
+});
+
+/** The CLI with stdin left open, writing numbered records on demand. */
+function startReader(url: string, application: string) {
+  const child = spawn(process.execPath, [CLI], {
+    env: cleanEnv({ LOGWEAVER_DATABASE_URL: url, LOGWEAVER_APPLICATION: application, LOGWEAVER_FLUSH_INTERVAL: '100' }),
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let next = 0;
+  return {
+    write(count: number) {
+      for (let index = 0; index < count; index++, next++) child.stdin.write(`{"level":30,"seq":${next},"msg":"n"}\n`);
+    },
+    stderr: () => stderr,
+    async end() {
+      child.stdin.end();
+      return { code: await exited, stderr };
+    },
+  };
+}
+
+async function seqs(application: string): Promise<number[]> {
+  const rows = await db.query<{ seq: number }>(
+    "SELECT (record->>'seq')::int AS seq FROM log WHERE application_name = $1 AND record IS NOT NULL ORDER BY 1",
+    [application],
+  );
+  return rows.map((row) => row.seq);
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const range = (count: number) => Array.from({ length: count }, (_, index) => index);
+
+describe('FAULTS.md', () => {
+  it('#16 wrong password: a clear error naming the cause, never the password, and no loss once fixed', async () => {
+    const spool = { LOGWEAVER_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'logweaver-f16-')) };
+    const wrong = await runCli(['--database-url', db.urlFor(role, 'wrong-password'), '--application', 'f16'], {
+      input: '{"level":30,"msg":"kept"}\n',
+      env: spool,
+    });
+    expect(wrong.stderr).toContain(`password authentication failed for user "${role}" (28P01)`);
+    expect(wrong.stderr).toContain(`database ${role}@127.0.0.1:`);
+    expect(wrong.stderr).not.toContain('wrong-password');
+    expect(wrong.stderr).toContain('1 records were not delivered to the database before the exit deadline');
+    expect(wrong.code).toBe(1);
+    const fixed = await runCli(['--database-url', db.urlFor(role, 'right-password'), '--application', 'f16'], {
+      env: spool,
+    });
+    expect(fixed.code).toBe(0);
+    expect(await db.query("SELECT message FROM log WHERE application_name = 'f16' AND record IS NOT NULL")).toEqual([
+      { message: 'kept' },
+    ]);
+  });
+
+  it('#19 NUL bytes in the message or any field: stored with NUL replaced; neighbours unaffected', async () => {
+    const input = [
+      '{"level":30,"seq":0,"msg":"before"}',
+      '{"level":30,"seq":1,"msg":"nul\\u0000inside","tags":["a\\u0000b"],"field":"x\\u0000y"}',
+      '{"level":30,"seq":2,"msg":"after"}',
+      'raw\u0000text',
+    ].join('\n');
+    const result = await runCli(['--database-url', db.url, '--application', 'f19'], { input });
+    expect(result.code).toBe(0);
+    const rows = await db.query(
+      "SELECT message, tags, record->>'field' AS field FROM log WHERE application_name = 'f19' AND message NOT LIKE '% - Run Number Incremented' ORDER BY log_id",
+    );
+    expect(rows).toEqual([
+      { message: 'before', tags: '', field: null },
+      { message: 'nul\uFFFDinside', tags: 'a\uFFFDb', field: 'x\uFFFDy' },
+      { message: 'after', tags: '', field: null },
+      { message: 'raw\uFFFDtext', tags: '', field: null },
+    ]);
+  });
+
+  it('#20 lone surrogates in strings: stored with replacement characters, never an encoding error', async () => {
+    const input = '{"level":30,"msg":"lone \\ud800 high","other":"low \\udc00 alone","pair":"\\ud83d\\ude00"}\n';
+    const result = await runCli(['--database-url', db.url, '--application', 'f20'], { input });
+    expect(result.code).toBe(0);
+    const rows = await db.query(
+      "SELECT message, record->>'other' AS other, record->>'pair' AS pair FROM log WHERE application_name = 'f20' AND record IS NOT NULL",
+    );
+    expect(rows).toEqual([{ message: 'lone \uFFFD high', other: 'low \uFFFD alone', pair: '😀' }]);
+  });
+
+  it('#15 INSERT privilege revoked mid-run: error reported, rows kept and retried, no loss once granted', async () => {
+    await db.query(`CREATE TABLE IF NOT EXISTS f15_log (LIKE log INCLUDING ALL)`);
+    await db.query(`GRANT INSERT, SELECT ON f15_log TO ${role}`);
+    const url = db.urlFor(role, 'right-password');
+    const reader = spawn(process.execPath, [CLI, '--table', 'f15_log'], {
+      env: cleanEnv({ LOGWEAVER_DATABASE_URL: url, LOGWEAVER_APPLICATION: 'f15', LOGWEAVER_FLUSH_INTERVAL: '100' }),
+    });
+    let stderr = '';
+    reader.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const stored = async () =>
+      (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM f15_log WHERE record IS NOT NULL'))[0]?.n;
+    reader.stdin.write('{"level":30,"seq":0,"msg":"n"}\n');
+    await eventually(async () => (await stored()) === 1);
+    await db.query(`REVOKE INSERT ON f15_log FROM ${role}`);
+    for (let seq = 1; seq < 50; seq++) reader.stdin.write(`{"level":30,"seq":${seq},"msg":"n"}\n`);
+    await eventually(() => stderr.includes('permission denied for table f15_log (42501)'));
+    await db.query(`GRANT INSERT ON f15_log TO ${role}`);
+    await eventually(async () => (await stored()) === 50);
+    reader.stdin.end();
+    expect(await new Promise((resolve) => reader.on('close', resolve))).toBe(0);
+    const rows = await db.query<{ seq: number }>(
+      "SELECT (record->>'seq')::int AS seq FROM f15_log WHERE record IS NOT NULL ORDER BY log_id",
+    );
+    expect(rows.map((row) => row.seq)).toEqual(range(50));
+  });
+
+  it('#12 table locked: the write waits, times out, is retried, and nothing is lost', async () => {
+    const reader = startReader(db.url, 'f12');
+    reader.write(10);
+    await eventually(async () => (await seqs('f12')).length === 10);
+    const locker = await import('pg').then(({ default: pg }) => new pg.Client({ connectionString: db.url }));
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE log IN ACCESS EXCLUSIVE MODE');
+    reader.write(10);
+    await eventually(() => reader.stderr().includes('canceling statement due to lock timeout (55P03)'), 20_000);
+    await locker.query('COMMIT');
+    await locker.end();
+    const { code } = await reader.end();
+    expect(code).toBe(0);
+    expect(await seqs('f12')).toEqual(range(20));
+  }, 60_000);
+});
