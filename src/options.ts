@@ -31,6 +31,8 @@ export interface LogweaverOptions {
   spoolDir?: string;
   /** Bytes the spool may hold on disk before records are dropped and counted (default 1 GiB). */
   maxSpoolBytes?: number | string;
+  /** Longest line stored whole; longer ones are stored truncated, with a marker (default 1 MiB). */
+  maxRecordBytes?: number | string;
   /** machine_name column (default: os.hostname()). */
   machineName?: string;
   /** ip_address column (default: the machine's outward IPv4, else 127.0.0.1). */
@@ -62,6 +64,7 @@ export interface ResolvedOptions {
   maxBufferedBytes: number;
   spoolDir: string | undefined;
   maxSpoolBytes: number;
+  maxRecordBytes: number;
   machineName: string | undefined;
   ipAddress: string | undefined;
   tags: string[];
@@ -85,6 +88,7 @@ const ENV_NAMES = {
   maxBufferedBytes: 'LOGWEAVER_MAX_BUFFERED_BYTES',
   spoolDir: 'LOGWEAVER_SPOOL_DIR',
   maxSpoolBytes: 'LOGWEAVER_MAX_SPOOL_BYTES',
+  maxRecordBytes: 'LOGWEAVER_MAX_RECORD_BYTES',
   machineName: 'LOGWEAVER_MACHINE_NAME',
   ipAddress: 'LOGWEAVER_IP_ADDRESS',
   tags: 'LOGWEAVER_TAGS',
@@ -140,6 +144,7 @@ export function resolveOptions(
     maxBufferedBytes: wholeNumber(pick('maxBufferedBytes'), 64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
     spoolDir: text(pick('spoolDir')),
     maxSpoolBytes: wholeNumber(pick('maxSpoolBytes'), 1024 ** 3, 0, 2 ** 50),
+    maxRecordBytes: wholeNumber(pick('maxRecordBytes'), 1024 ** 2, 1024, 256 * 1024 ** 2),
     machineName: text(pick('machineName')),
     ipAddress: text(pick('ipAddress')),
     tags: tagList(pick('tags')),

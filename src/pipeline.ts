@@ -38,6 +38,8 @@ export interface PipelineStats {
   spooled: number;
   /** Rows the database rejected, stored without their record column. */
   sanitised: number;
+  /** Lines over maxRecordBytes, stored cut short with a marker. */
+  truncated: number;
   dropped: number;
   buffered: number;
   runNumber: number | undefined;
@@ -72,7 +74,15 @@ export class Pipeline {
   private waiters: Array<{ target: number; resolve: () => void }> = [];
   private drainWaiters: Array<() => void> = [];
   private wakeRetry: (() => void) | undefined;
-  private readonly counters = { received: 0, written: 0, retried: 0, spooled: 0, sanitised: 0, dropped: 0 };
+  private readonly counters = {
+    received: 0,
+    written: 0,
+    retried: 0,
+    spooled: 0,
+    sanitised: 0,
+    truncated: 0,
+    dropped: 0,
+  };
   private readonly spool: Spool;
   private readonly spoolDir: string;
   /** Spool positions to confirm once `settled` reaches `through` (rows up to there are committed). */
@@ -142,9 +152,10 @@ export class Pipeline {
   }
 
   /** Takes one line of log output. Never throws, never waits. */
-  push(line: string): void {
-    if (line === '') return;
+  push(text: string): void {
+    if (text === '') return;
     this.counters.received++;
+    const line = text.length > this.options.maxRecordBytes / 3 ? this.withinMaxSize(text) : text;
     const row: QueuedLine = { line, arrived: Date.now() };
     // Once rows are on disk, newer rows follow them there, so that order is kept.
     if (this.spool.rows > 0 || !this.buffer.push(row)) {
@@ -161,6 +172,22 @@ export class Pipeline {
     this.enqueued++;
     if (this.buffer.length + this.spool.rows >= this.options.batchSize) this.kick();
     else this.armTimer();
+  }
+
+  /**
+   * A line over maxRecordBytes is kept as its first maxRecordBytes, marked, as a third-party text row
+   * (a cut JSON record is no longer JSON): counted, and reported.
+   */
+  private withinMaxSize(line: string): string {
+    const bytes = Buffer.byteLength(line);
+    if (bytes <= this.options.maxRecordBytes) return line;
+    this.counters.truncated++;
+    this.reporter.warn(`a record of ${bytes} bytes was stored truncated to ${this.options.maxRecordBytes} bytes`);
+    const kept = Buffer.from(line)
+      .subarray(0, this.options.maxRecordBytes)
+      .toString('utf8')
+      .replace(/\uFFFD$/, '');
+    return `${kept} …[truncated by logweaver-pino: ${bytes} bytes]`;
   }
 
   /** Spooled rows reach the disk within one turn of the event loop, so a crash loses at most that. */

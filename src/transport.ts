@@ -45,7 +45,7 @@ export default function logweaverTransport(options: LogweaverOptions = {}) {
         // The event does not arrive while the application's main thread waits for us at exit; the
         // stderr line does, and is printed only when something other than a plain write happened.
         postEvent('logweaver:closed', stats);
-        if (stats.spooled > 0 || stats.dropped > 0 || stats.retried > 0) {
+        if (stats.spooled > 0 || stats.dropped > 0 || stats.retried > 0 || stats.truncated > 0) {
           stderrSink('info', `closed: ${JSON.stringify(stats)}`);
         }
       },

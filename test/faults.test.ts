@@ -153,4 +153,38 @@ describe('FAULTS.md', () => {
     expect(code).toBe(0);
     expect(await seqs('f12')).toEqual(range(20));
   }, 60_000);
+
+  it('#22 lines of 1 MB, 6 MB and 100 MB: up to the maximum stored intact, longer ones truncated, marked and counted', async () => {
+    const line = (size: number, tag: string) => `{"level":30,"msg":"${tag}","pad":"${'x'.repeat(size)}"}`;
+    const input = [
+      line(900 * 1024, 'intact'),
+      line(6 * 1024 * 1024, 'six'),
+      line(100 * 1024 * 1024, 'hundred'),
+      '{"msg":"last"}',
+    ].join('\n');
+    const result = await runCli(['--database-url', db.url, '--application', 'f22'], { input, timeoutMs: 120_000 });
+    expect(result.stderr).toContain('read 4 lines, wrote 4 rows, truncated 2,');
+    expect(result.code).toBe(0);
+    const rows = await db.query(
+      `SELECT level, open_clone_log AS own, record IS NOT NULL AS has_record, octet_length(message) AS bytes,
+              substring(message from '…\\[truncated by logweaver-pino: \\d+ bytes\\]$') AS marker
+         FROM log WHERE application_name = 'f22' AND message NOT LIKE '% - Run Number Incremented' ORDER BY log_id`,
+    );
+    const truncated = (original: number) => {
+      const marker = `…[truncated by logweaver-pino: ${original} bytes]`;
+      return {
+        level: 'INFO',
+        own: false,
+        has_record: false,
+        bytes: 1024 * 1024 + 1 + Buffer.byteLength(marker),
+        marker,
+      };
+    };
+    expect(rows).toEqual([
+      { level: 'INFO', own: true, has_record: true, bytes: 'intact'.length, marker: null },
+      truncated(line(6 * 1024 * 1024, 'six').length),
+      truncated(line(100 * 1024 * 1024, 'hundred').length),
+      { level: 'INFO', own: true, has_record: true, bytes: 4, marker: null },
+    ]);
+  }, 120_000);
 });

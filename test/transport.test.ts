@@ -116,6 +116,23 @@ describe('rows as LogWeaver stores them', () => {
   });
 });
 
+describe("a record larger than Pino's 4 MB shared buffer (FAULTS #22)", () => {
+  it('is stored truncated with a marker, and its neighbours intact', async () => {
+    const result = await runApp('huge', 0, 'huge');
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/a record of \d+ bytes was stored truncated to 1048576 bytes/);
+    const rows = await db.query(
+      `SELECT left(message, 20) AS start, right(message, 12) AS "end", open_clone_log AS own
+         FROM log WHERE application_name = 'huge' AND message NOT LIKE '% - Run Number Incremented' ORDER BY log_id`,
+    );
+    expect(rows).toEqual([
+      { start: 'before the huge one', end: 'the huge one', own: true },
+      { start: '{"level":30,"time":1', end: expect.stringMatching(/ bytes\]$/) as unknown, own: false },
+      { start: 'after the huge one', end: 'the huge one', own: true },
+    ]);
+  });
+});
+
 describe('run numbers', () => {
   async function runsOf(application: string) {
     return db.query<{ run_number: number; records: number; markers: number }>(

@@ -48,9 +48,10 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
   const { undelivered, stats } = await pipeline.close(CLOSE_DEADLINE_MS);
   signals.stop();
   const dropped = stats.dropped > 0 ? `, dropped ${stats.dropped}` : '';
+  const truncated = stats.truncated > 0 ? `, truncated ${stats.truncated}` : '';
   const missed = undelivered > 0 ? `, NOT delivered ${undelivered}` : '';
   io.stderr.write(
-    `logweaver-pino: read ${read} lines, wrote ${stats.written} rows${dropped}${missed}, ` +
+    `logweaver-pino: read ${read} lines, wrote ${stats.written} rows${truncated}${dropped}${missed}, ` +
       `run ${stats.runNumber ?? 'not allocated'} of ${options.application}\n`,
   );
   return undelivered > 0 || stats.dropped > 0 ? 1 : 0;
