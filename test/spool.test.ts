@@ -32,12 +32,16 @@ function runApp(
   });
 }
 
+/** The application's records in order; none while the table does not exist yet. */
 async function rowsOf(application: string) {
   return queryOnce<{ message: string; run_number: number }>(
     server.url,
     'SELECT message, run_number FROM log WHERE application_name = $1 AND record IS NOT NULL ORDER BY log_id',
     [application],
-  );
+  ).catch((error: { code?: string }) => {
+    if (error.code === '42P01') return [];
+    throw error;
+  });
 }
 
 const messages = (prefix: string, count: number) => Array.from({ length: count }, (_, seq) => `${prefix} ${seq}`);
@@ -96,6 +100,27 @@ describe('the disk spool', () => {
     // to reach the database failed, so nothing died with the process.
     expect(next.stderr).toContain('delivering 400 records left in the spool');
     expect((await rowsOf('killed')).map((row) => row.message)).toEqual(messages('record', 400));
+  });
+});
+
+describe('when the database is down at start and comes up later (FAULTS #10)', () => {
+  it('the application runs normally and everything is delivered once the server is up', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-spool-test-'));
+    await server.stop();
+    const options = { connectionString: server.url, application: 'late-server', maxBufferedRows: 50 };
+    const child = spawn(process.execPath, [APP, 'log-and-wait', '300'], {
+      env: cleanEnv({ FIXTURE_OPTIONS: JSON.stringify(options), LOGWEAVER_SPOOL_DIR: spoolDir }),
+    });
+    await new Promise<void>((resolve) => child.stdout.on('data', () => resolve()));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await server.start();
+    const deadline = Date.now() + 20_000;
+    while ((await rowsOf('late-server')).length < 300 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(child.exitCode).toBeNull(); // still running: delivered by the same process, not the next one
+    child.kill('SIGTERM');
+    expect((await rowsOf('late-server')).map((row) => row.message)).toEqual(messages('record', 300));
   });
 });
 
