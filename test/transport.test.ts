@@ -65,6 +65,23 @@ describe('transport in a real pino worker', () => {
   });
 });
 
+describe('bad transport options', () => {
+  it('fail the transport at start with a message naming the option and the value', async () => {
+    const result = await runApp('natural', 1, 'bad-option', { flushInterval: 'soon' });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('OptionError: flushInterval must be a whole number from 10 to 3600000, got "soon"');
+  });
+
+  it('never show the password of a bad URL', async () => {
+    const result = await runNode(APP, ['natural', '1'], {
+      env: { FIXTURE_OPTIONS: JSON.stringify({ connectionString: 'mysql://app:hunter2@db/logs', application: 'x' }) },
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('connectionString is not a valid PostgreSQL URL: mysql://app:***@db/logs');
+    expect(result.stderr).not.toContain('hunter2');
+  });
+});
+
 describe('rows as LogWeaver stores them', () => {
   it('maps levels, errors, tags, third-party records and special characters', async () => {
     const result = await runApp('shapes', 0, 'shapes', { tags: ['static'], timezone: 'America/New_York' });
