@@ -26,3 +26,9 @@ CREATE TABLE IF NOT EXISTS "public"."log_runs" (
   ended_cleanly boolean,
   PRIMARY KEY (application_name, machine_name, run_number)
 );
+
+CREATE TABLE IF NOT EXISTS "public"."log_batches" (
+  batch_id uuid PRIMARY KEY,
+  rows integer NOT NULL,
+  committed_at timestamptz NOT NULL DEFAULT now()
+);

@@ -135,8 +135,8 @@ export function resolveOptions(
   return {
     connection: resolveConnection(text(explicitUrl), explicitUrl.source, env),
     application: text(pick('application')) ?? defaultApplicationName(),
-    // 58 bytes leaves room for the `_runs` table beside it within PostgreSQL's 63.
-    table: identifier(pick('table'), 'log', 58),
+    // 55 bytes leaves room for the `_batches` table beside it within PostgreSQL's 63.
+    table: identifier(pick('table'), 'log', 55),
     schema: identifier(pick('schema'), 'public', 63),
     flushInterval: wholeNumber(pick('flushInterval'), 1000, 10, 3_600_000),
     batchSize: wholeNumber(pick('batchSize'), 2000, 1, 100_000),

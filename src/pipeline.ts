@@ -9,7 +9,7 @@
  * with capped exponential backoff; nothing is dropped except past the buffer's caps, and that is
  * counted and reported.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RowBuffer } from './batch.js';
@@ -92,6 +92,8 @@ export class Pipeline {
   /** Set once close() has handed everything unwritten to the spool. */
   private left = false;
   private spoolWriteScheduled = false;
+  /** A batch that failed in a way that may have committed: checked in the ledger before anything else. */
+  private uncertain: { id: string; count: number } | undefined;
   private messageKey = 'msg';
   /** Rows parsed while the previous batch was being written, by the line they came from. */
   private parsedAhead = new WeakMap<QueuedLine, LogRow>();
@@ -277,7 +279,11 @@ export class Pipeline {
         clearInterval(check);
         resolve(done);
       };
-      void this.flush().then(() => finish(true));
+      // Writing can add rows (the report of a drop), so flush until nothing is left.
+      const flushAll = async (): Promise<void> => {
+        while (this.settled < this.enqueued) await this.flush();
+      };
+      void flushAll().then(() => finish(true));
     });
   }
 
@@ -349,17 +355,32 @@ export class Pipeline {
       const connectDue = this.connectWanted && !this.writer.connected && !this.closing;
       if (!batchDue && !connectDue) return;
       if (batchDue) this.refillFromSpool();
-      const batch = batchDue ? this.buffer.take(this.options.batchSize, MAX_BATCH_BYTES) : [];
+      if (batchDue && this.uncertain) {
+        try {
+          if (await this.settleUncertain()) continue;
+        } catch (error) {
+          this.spillToSpool();
+          this.failOnDatabase('cannot ask the database whether a failed batch was committed', error);
+          await this.backoff();
+          continue;
+        }
+      }
+      const retry = batchDue ? this.uncertain : undefined;
+      this.uncertain = undefined;
+      const batch = batchDue
+        ? this.buffer.take(retry?.count ?? this.options.batchSize, retry ? Infinity : MAX_BATCH_BYTES)
+        : [];
       if (batchDue && batch.length === 0) continue; // the spool had only damaged lines: counted, settled
       this.inFlight = batch;
       let committed = 0;
       try {
-        if (batchDue) committed = await this.writeBatch(batch);
+        if (batchDue) committed = await this.writeBatch(batch, retry?.id);
         else await this.writer.connect();
       } catch (error) {
         this.inFlight = [];
         if (this.left) return; // close() has spooled this batch already
         const done = error instanceof BatchInterrupted ? error.committed : 0;
+        if (error instanceof BatchInterrupted) this.uncertain = error.uncertain;
         this.settle(done);
         this.buffer.putBack(batch.slice(done));
         this.spillToSpool();
@@ -434,33 +455,53 @@ export class Pipeline {
    * A rejected row is tried once more without its record column, then dropped, counted and reported.
    * Returns the rows settled; throws BatchInterrupted (with the rows settled so far) on other errors.
    */
-  private async writeBatch(batch: QueuedLine[]): Promise<number> {
-    const pending: LogRow[][] = [batch.map((queued) => this.toRow(queued))];
+  private async writeBatch(batch: QueuedLine[], id: string = randomUUID()): Promise<number> {
+    const pending: Array<{ rows: LogRow[]; id: string }> = [{ rows: batch.map((queued) => this.toRow(queued)), id }];
     let committed = 0;
     while (pending.length > 0) {
-      const part = pending.shift() as LogRow[];
+      const part = pending.shift() as { rows: LogRow[]; id: string };
       try {
-        const writing = this.writer.write(part);
+        const writing = this.writer.write(part.rows, part.id);
         // Once this batch is on its way, the server works on it while we parse the next one.
-        if (part.length === batch.length) setImmediate(() => this.parseAhead());
+        if (part.rows.length === batch.length) setImmediate(() => this.parseAhead());
         await writing;
-        this.counters.written += part.length;
+        this.counters.written += part.rows.length;
       } catch (error) {
-        if (!isRowError(error)) throw new BatchInterrupted(committed, error);
-        if (part.length > 1) {
-          const middle = Math.ceil(part.length / 2);
-          pending.unshift(part.slice(0, middle), part.slice(middle));
+        if (!isRowError(error)) {
+          throw new BatchInterrupted(committed, error, { id: part.id, count: part.rows.length });
+        }
+        if (part.rows.length > 1) {
+          const middle = Math.ceil(part.rows.length / 2);
+          pending.unshift(
+            { rows: part.rows.slice(0, middle), id: randomUUID() },
+            { rows: part.rows.slice(middle), id: randomUUID() },
+          );
           continue;
         }
         try {
-          await this.writeRejectedRow(part[0] as LogRow, error);
+          await this.writeRejectedRow(part.rows[0] as LogRow, error);
         } catch (failure) {
-          throw new BatchInterrupted(committed, failure);
+          throw new BatchInterrupted(committed, failure, undefined);
         }
       }
-      committed += part.length;
+      committed += part.rows.length;
     }
     return committed;
+  }
+
+  /**
+   * After an ambiguous failure: asks the ledger whether the batch was committed after all. If so,
+   * its lines are settled without writing them again (true); if not, they are written again under
+   * the same id (false). Throws when the database cannot be asked yet.
+   */
+  private async settleUncertain(): Promise<boolean> {
+    const { id, count } = this.uncertain as { id: string; count: number };
+    if (!(await this.writer.wasCommitted(id))) return false;
+    const lines = this.buffer.take(count, Infinity);
+    this.uncertain = undefined;
+    this.counters.written += lines.length;
+    this.settle(lines.length);
+    return true;
   }
 
   /** Parses the next batch while the current one is being written (measured in bench/README.md). */
@@ -576,6 +617,8 @@ class BatchInterrupted extends Error {
   constructor(
     readonly committed: number,
     override readonly cause: unknown,
+    /** The part whose fate is unknown: the next `count` lines, written under `id`. */
+    readonly uncertain: { id: string; count: number } | undefined,
   ) {
     super(`batch interrupted after ${committed} rows`);
   }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, createTestDatabase, queryOnce, type TestDatabase } from './support/database.js';
+import { startSabotageProxy } from './support/sabotage-proxy.js';
 import { CLI, cleanEnv, runCli } from './support/spawn.js';
 
 let db: TestDatabase;
@@ -187,4 +188,21 @@ describe('FAULTS.md', () => {
       { level: 'INFO', own: true, has_record: true, bytes: 4, marker: null },
     ]);
   }, 120_000);
+
+  it('#14 the server committed but the client never heard: the retry stores no duplicate', async () => {
+    const target = new URL(db.url);
+    const proxy = await startSabotageProxy(target.hostname, Number(target.port || 5432));
+    try {
+      const url = new URL(db.url);
+      url.port = String(proxy.port);
+      const input = Array.from({ length: 20 }, (_, seq) => `{"level":30,"seq":${seq},"msg":"n"}`).join('\n');
+      const result = await runCli(['--database-url', url.toString(), '--application', 'f14'], { input });
+      await proxy.sabotaged;
+      expect(result.stderr).toContain('writing a batch failed; it will be retried');
+      expect(result.code).toBe(0);
+      expect(await seqs('f14')).toEqual(range(20));
+    } finally {
+      await proxy.close();
+    }
+  });
 });

@@ -52,7 +52,7 @@ describe('resolveOptions', () => {
     [{ batchSize: 2.5 }, 'batchSize must be a whole number from 1 to 100000, got 2.5'],
     [{ maxBufferedRows: -1 }, 'maxBufferedRows must be a whole number from 1 to 100000000, got -1'],
     [{ application: 42 }, 'application must be a string, got 42'],
-    [{ table: 'x'.repeat(59) }, 'table must be a PostgreSQL identifier of at most 58 bytes, got "xxxxxxxx'],
+    [{ table: 'x'.repeat(56) }, 'table must be a PostgreSQL identifier of at most 55 bytes, got "xxxxxxxx'],
     [{ timezone: 'Mars/Olympus' }, 'timezone must be an IANA time zone such as America/New_York, got "Mars/Olympus"'],
     [{ tags: [1, 2] }, 'tags must be a list of strings or a comma-separated string, got an array'],
     [{ customLevels: 'audit=35' }, 'customLevels must look like "audit:35,notice:45", got "audit=35"'],

@@ -18,6 +18,8 @@ export interface TableLayout {
   encodings: ColumnEncodings;
   /** Whether the runs table exists (and so two transports of one process can share a run). */
   hasRunsTable: boolean;
+  /** Whether the batch ledger exists (and so a retried batch is never stored twice). */
+  hasLedger: boolean;
 }
 
 const quote = (name: string): string => pg.escapeIdentifier(name);
@@ -76,8 +78,26 @@ export function runsTableSql(name: TableName): string {
 `;
 }
 
+export function qualifiedLedgerTable({ schema, table }: TableName): string {
+  return `${quote(schema)}.${quote(`${table}_batches`)}`;
+}
+
+/**
+ * The ledger: the id of every committed batch, inserted in the batch's own transaction. After an
+ * ambiguous failure (the server may have committed, the client never heard), a look-up decides
+ * whether to write the batch again. Entries older than a day are pruned.
+ */
+export function ledgerTableSql(name: TableName): string {
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedLedgerTable(name)} (
+  batch_id uuid PRIMARY KEY,
+  rows integer NOT NULL,
+  committed_at timestamptz NOT NULL DEFAULT now()
+);
+`;
+}
+
 export function schemaSql(name: TableName): string {
-  return `${logTableSql(name)}\n${runsTableSql(name)}`;
+  return `${logTableSql(name)}\n${runsTableSql(name)}\n${ledgerTableSql(name)}`;
 }
 
 /**
@@ -89,8 +109,9 @@ export async function prepareTable(client: pg.Client, name: TableName, createTab
   try {
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('logweaver-pino schema', 0))");
     if (createTable && !(await exists(client, qualifiedTable(name)))) await client.query(logTableSql(name));
-    const hasRunsTable = await ensureRunsTable(client, name, createTable);
-    const layout = await readLayout(client, name, hasRunsTable);
+    const hasRunsTable = await ensureOwnTable(client, qualifiedRunsTable(name), runsTableSql(name), createTable);
+    const hasLedger = await ensureOwnTable(client, qualifiedLedgerTable(name), ledgerTableSql(name), createTable);
+    const layout = { ...(await readLayout(client, name)), hasRunsTable, hasLedger };
     await client.query('COMMIT');
     return layout;
   } catch (error) {
@@ -99,19 +120,26 @@ export async function prepareTable(client: pg.Client, name: TableName, createTab
   }
 }
 
-async function ensureRunsTable(client: pg.Client, name: TableName, createTable: boolean): Promise<boolean> {
-  const runsTable = qualifiedRunsTable(name);
-  if (await exists(client, runsTable)) return true;
+/**
+ * The package's own tables beside the log table. The application's role may lack CREATE on the
+ * schema (OpenClone's setup): then run numbers are still race-free, only not shared between
+ * transports of one process, and a batch retried after an ambiguous failure may be stored twice.
+ */
+async function ensureOwnTable(
+  client: pg.Client,
+  qualified: string,
+  sql: string,
+  createTable: boolean,
+): Promise<boolean> {
+  if (await exists(client, qualified)) return true;
   if (!createTable) return false;
-  // The application's role may lack CREATE on the schema (OpenClone's setup): then run numbers are
-  // still allocated safely, only not shared between transports of one process.
-  await client.query('SAVEPOINT runs_table');
+  await client.query('SAVEPOINT own_table');
   try {
-    await client.query(runsTableSql(name));
+    await client.query(sql);
     return true;
   } catch (error) {
     if ((error as { code?: string }).code !== '42501') throw error;
-    await client.query('ROLLBACK TO SAVEPOINT runs_table');
+    await client.query('ROLLBACK TO SAVEPOINT own_table');
     return false;
   }
 }
@@ -130,7 +158,10 @@ const ACCEPTED_TYPES: Record<string, readonly string[]> = {
 };
 const TEXT_TYPES = ['text', 'varchar', 'bpchar'];
 
-async function readLayout(client: pg.Client, name: TableName, hasRunsTable: boolean): Promise<TableLayout> {
+async function readLayout(
+  client: pg.Client,
+  name: TableName,
+): Promise<Omit<TableLayout, 'hasRunsTable' | 'hasLedger'>> {
   const table = qualifiedTable(name);
   const result = await client.query<{ attname: string; typname: string }>(
     `SELECT attname, typname FROM pg_attribute JOIN pg_type ON pg_type.oid = atttypid
@@ -156,7 +187,6 @@ async function readLayout(client: pg.Client, name: TableName, hasRunsTable: bool
   return {
     columns: [...LOGWEAVER_COLUMNS, ...(record ? [RECORD_COLUMN] : [])],
     encodings: { runNumber: types.get('run_number') as ColumnEncodings['runNumber'], record },
-    hasRunsTable,
   };
 }
 

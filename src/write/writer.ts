@@ -9,7 +9,7 @@ import type { LogRow } from '../enrich.js';
 import type { ConnectionSettings } from '../connection.js';
 import { encodeBatch } from './copy.js';
 import { allocateRun, endRun, type RunIdentity } from './run.js';
-import { prepareTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
+import { prepareTable, qualifiedLedgerTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
 
 export interface WriterSettings {
   connection: ConnectionSettings;
@@ -52,8 +52,11 @@ export class Writer {
     await this.connection();
   }
 
-  /** Commits the rows in one COPY, or throws (and drops the connection) leaving nothing half-written. */
-  async write(rows: readonly LogRow[]): Promise<void> {
+  /**
+   * Commits the rows in one COPY, or throws leaving nothing half-written. With a batch id (and a
+   * ledger table), the id is recorded in the same transaction, so wasCommitted() can tell later.
+   */
+  async write(rows: readonly LogRow[], batchId?: string): Promise<void> {
     const client = await this.connection();
     const layout = this.layout as TableLayout;
     const payload = encodeOrReject(() =>
@@ -68,13 +71,34 @@ export class Writer {
         layout.encodings,
       ),
     );
+    const ledger = batchId !== undefined && layout.hasLedger;
     try {
+      if (ledger) {
+        await client.query('BEGIN');
+        await client.query(
+          `INSERT INTO ${qualifiedLedgerTable(this.settings.table)} (batch_id, rows) VALUES ($1, $2)`,
+          [batchId, rows.length],
+        );
+      }
       await copy(client, this.copySql, payload);
+      if (ledger) await client.query('COMMIT');
     } catch (error) {
       // After a rejected row the connection is still good; after anything else, start afresh.
       if (!isRowError(error)) this.disconnect();
+      else if (ledger) await client.query('ROLLBACK').catch(() => this.disconnect());
       throw error;
     }
+  }
+
+  /** Whether a batch written with this id was committed (false when there is no ledger). */
+  async wasCommitted(batchId: string): Promise<boolean> {
+    const client = await this.connection();
+    if (!this.layout?.hasLedger) return false;
+    const result = await client.query(
+      `SELECT 1 FROM ${qualifiedLedgerTable(this.settings.table)} WHERE batch_id = $1`,
+      [batchId],
+    );
+    return result.rows.length > 0;
   }
 
   /** Records the end of the run and closes the connection; `clean` is false when rows were left unwritten. */
@@ -117,6 +141,7 @@ export class Writer {
         .map((column) => pg.escapeIdentifier(column))
         .join(', ')}) FROM STDIN (FORMAT binary)`;
       this.run ??= await allocateRun(client, this.settings.table, this.layout, this.settings.run);
+      if (this.layout.hasLedger) await pruneLedger(client, this.settings.table);
       this.throwIfClosed();
     } catch (error) {
       client.end().catch(() => undefined);
@@ -136,6 +161,13 @@ export class Writer {
     this.client = undefined;
     client?.end().catch(() => undefined);
   }
+}
+
+/** Ledger entries are only needed until a retry has decided; a day is far more than enough. */
+async function pruneLedger(client: pg.Client, table: TableName): Promise<void> {
+  await client
+    .query(`DELETE FROM ${qualifiedLedgerTable(table)} WHERE committed_at < now() - interval '1 day'`)
+    .catch(() => undefined); // a role without DELETE keeps its entries
 }
 
 /**
