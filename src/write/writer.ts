@@ -73,13 +73,8 @@ export class Writer {
     );
     const ledger = batchId !== undefined && layout.hasLedger;
     try {
-      if (ledger) {
-        await client.query('BEGIN');
-        await client.query(
-          `INSERT INTO ${qualifiedLedgerTable(this.settings.table)} (batch_id, rows) VALUES ($1, $2)`,
-          [batchId, rows.length],
-        );
-      }
+      // One round trip: BEGIN and the ledger row travel together (the id is a UUID of our own).
+      if (ledger) await client.query(`BEGIN; ${ledgerInsert(this.settings.table, batchId, rows.length)}`);
       await copy(client, this.copySql, payload);
       if (ledger) await client.query('COMMIT');
     } catch (error) {
@@ -161,6 +156,11 @@ export class Writer {
     this.client = undefined;
     client?.end().catch(() => undefined);
   }
+}
+
+function ledgerInsert(table: TableName, batchId: string, rows: number): string {
+  if (!/^[0-9a-f-]{36}$/.test(batchId)) throw new Error(`not a batch id: ${batchId}`);
+  return `INSERT INTO ${qualifiedLedgerTable(table)} (batch_id, rows) VALUES ('${batchId}', ${rows})`;
 }
 
 /** Ledger entries are only needed until a retry has decided; a day is far more than enough. */
