@@ -33,12 +33,3 @@ export function createLevelNamer(levelsByName: Record<string, number> = {}): Lev
 function logweaverName(label: string): string {
   return LOGWEAVER_NAMES[label.toLowerCase()] ?? label.toUpperCase();
 }
-
-/** Minimum-level filters (tail --level) compare LogWeaver names by this rank. */
-export const LEVEL_RANK: Readonly<Record<string, number>> = {
-  DEBUG: 20,
-  INFO: 30,
-  WARNING: 40,
-  ERROR: 50,
-  CRITICAL: 60,
-};

@@ -105,8 +105,6 @@ const KNOWN_OPTIONS = new Set<string>(['connectionString', ...Object.keys(ENV_NA
 /** Keys pino and thread-stream add to every transport's options (thread-stream also adds `$context`). */
 const ADDED_BY_PINO = new Set(['pinoWillSendConfig']);
 
-export const optionEnvironmentNames: Readonly<Record<string, string>> = ENV_NAMES;
-
 /** How option names appear in messages: as transport options, or as the CLI's flags. */
 export type OptionNaming = 'transport' | 'cli';
 

@@ -461,10 +461,9 @@ export class Pipeline {
     while (pending.length > 0) {
       const part = pending.shift() as { rows: LogRow[]; id: string };
       try {
-        const writing = this.writer.write(part.rows, part.id);
         // Once this batch is on its way, the server works on it while we parse the next one.
-        if (part.rows.length === batch.length) setImmediate(() => this.parseAhead());
-        await writing;
+        const parseAhead = part.rows.length === batch.length ? () => setImmediate(() => this.parseAhead()) : undefined;
+        await this.writer.write(part.rows, part.id, parseAhead);
         this.counters.written += part.rows.length;
       } catch (error) {
         if (!isRowError(error)) {

@@ -10,6 +10,7 @@
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import build from 'pino-abstract-transport';
+import { errorText } from './errors.js';
 import { resolveOptions, type LogweaverOptions } from './options.js';
 import { createPipeline, type LoggerConfig, type Pipeline } from './pipeline.js';
 import { createReporter, stderrSink, type ReportLevel } from './report.js';
@@ -39,14 +40,19 @@ export default function logweaverTransport(options: LogweaverOptions = {}) {
       parse: 'lines',
       parseLine: () => LINE_PASSES_THROUGH,
       metadata: false,
+      // Never rejects: an error here would reach the application as the stream's fatal 'error'.
       close: async () => {
-        gate.open({});
-        const { stats } = await pipeline.close(EXIT_FLUSH_DEADLINE_MS);
-        // The event does not arrive while the application's main thread waits for us at exit; the
-        // stderr line does, and is printed only when something other than a plain write happened.
-        postEvent('logweaver:closed', stats);
-        if (stats.spooled > 0 || stats.dropped > 0 || stats.retried > 0 || stats.truncated > 0) {
-          stderrSink('info', `closed: ${JSON.stringify(stats)}`);
+        try {
+          gate.open({});
+          const { stats } = await pipeline.close(EXIT_FLUSH_DEADLINE_MS);
+          // The event does not arrive while the application's main thread waits for us at exit; the
+          // stderr line does, and is printed only when something other than a plain write happened.
+          postEvent('logweaver:closed', stats);
+          if (stats.spooled > 0 || stats.dropped > 0 || stats.retried > 0 || stats.truncated > 0) {
+            stderrSink('info', `closed: ${JSON.stringify(stats)}`);
+          }
+        } catch (error) {
+          stderrSink('error', `closing failed: ${errorText(error)}`);
         }
       },
     },

@@ -55,8 +55,9 @@ export class Writer {
   /**
    * Commits the rows in one COPY, or throws leaving nothing half-written. With a batch id (and a
    * ledger table), the id is recorded in the same transaction, so wasCommitted() can tell later.
+   * `onSent` is called once the rows are on their way, while the server works on them.
    */
-  async write(rows: readonly LogRow[], batchId?: string): Promise<void> {
+  async write(rows: readonly LogRow[], batchId?: string, onSent?: () => void): Promise<void> {
     const client = await this.connection();
     const layout = this.layout as TableLayout;
     const payload = encodeOrReject(() =>
@@ -75,7 +76,7 @@ export class Writer {
     try {
       // One round trip: BEGIN and the ledger row travel together (the id is a UUID of our own).
       if (ledger) await client.query(`BEGIN; ${ledgerInsert(this.settings.table, batchId, rows.length)}`);
-      await copy(client, this.copySql, payload);
+      await copy(client, this.copySql, payload, onSent);
       if (ledger) await client.query('COMMIT');
     } catch (error) {
       // After a rejected row the connection is still good; after anything else, start afresh.
@@ -198,7 +199,7 @@ function encodeOrReject(encode: () => Buffer): Buffer {
  * One COPY, with a watchdog: the server's statement_timeout cannot fire when the network drops
  * packets, so the client destroys the connection itself if no answer comes in time.
  */
-function copy(client: pg.Client, sql: string, payload: Buffer): Promise<void> {
+function copy(client: pg.Client, sql: string, payload: Buffer, onSent?: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const watchdog = setTimeout(() => {
       reject(new Error(`no answer from the database within ${(STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS) / 1000} s`));
@@ -214,5 +215,6 @@ function copy(client: pg.Client, sql: string, payload: Buffer): Promise<void> {
       resolve();
     });
     stream.end(payload);
+    onSent?.();
   });
 }
