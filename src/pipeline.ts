@@ -161,10 +161,12 @@ export class Pipeline {
     const row: QueuedLine = { line, arrived: Date.now() };
     // Once rows are on disk, newer rows follow them there, so that order is kept.
     if (this.spool.rows > 0 || !this.buffer.push(row)) {
-      if (!this.spool.append(this.withRun([row])[0] as QueuedLine)) {
-        this.countDrop('spool full');
+      const shed = this.spool.bytes >= this.options.maxSpoolBytes * LOW_LEVEL_SPOOL_SHARE && isBelowWarning(line);
+      if (shed || !this.spool.append(this.withRun([row])[0] as QueuedLine)) {
+        const reason = shed ? 'spool nearly full: DEBUG and INFO shed first' : 'spool full';
+        this.countDrop(reason);
         this.reporter.warn(
-          `spool full (${this.options.maxSpoolBytes} bytes in ${this.spoolDir}): records are being dropped`,
+          `${reason} (${this.options.maxSpoolBytes} bytes in ${this.spoolDir}): records are being dropped`,
         );
         return;
       }
@@ -290,6 +292,8 @@ export class Pipeline {
   /** Hands everything unwritten to the spool (and removes spool files that are fully delivered). */
   private leaveInSpool(undelivered: number): void {
     try {
+      // A loss not yet recorded where the logs are goes to the spool as its row, for the next start.
+      if (this.unreportedDrops.size > 0) this.recordDrops();
       this.left = true;
       this.spool.leave(this.withRun([...this.inFlight, ...this.buffer.drain()]));
       if (undelivered === 0) return;
@@ -609,6 +613,20 @@ export class Pipeline {
     this.lastError = errorText(error);
     this.reporter.error(appendError ? `${what}: ${this.lastError}` : what, error);
   }
+}
+
+/**
+ * The share of the spool that DEBUG and INFO lines may fill: the rest is kept for WARNING, ERROR and
+ * CRITICAL, so that when the disk budget runs out the least important records are shed first.
+ */
+const LOW_LEVEL_SPOOL_SHARE = 0.75;
+
+/** Whether a line is below WARNING, judged from Pino's leading level without parsing the line. */
+function isBelowWarning(line: string): boolean {
+  const match = /^\{"level":(?:(\d+)|"(\w+)")/.exec(line);
+  if (!match) return true; // text and records without a leading level count as INFO
+  if (match[1] !== undefined) return Number(match[1]) < 40;
+  return !['warn', 'warning', 'error', 'fatal', 'critical'].includes((match[2] ?? '').toLowerCase());
 }
 
 /** A batch stopped by an error that is not about its rows, after `committed` rows were settled. */

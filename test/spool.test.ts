@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateServer, type PrivateServer } from '../support/private-postgres.mjs';
 import { queryOnce } from './support/database.js';
 import { spawn } from 'node:child_process';
-import { FIXTURES, cleanEnv, runNode } from './support/spawn.js';
+import { CLI, FIXTURES, cleanEnv, runNode } from './support/spawn.js';
 
 const APP = `${FIXTURES}app.mjs`;
 let server: PrivateServer;
@@ -135,9 +135,48 @@ describe('when the spool cannot be written', () => {
       });
       expect(result.code).toBe(0);
       expect(result.stderr).toMatch(/records could not be written to the spool in .*ENOTDIR/);
-      expect(result.stderr).toMatch(/"received":3000,.*"dropped":3000/);
+      // 3000 records, and the row that would have reported their loss (it could not be kept either).
+      expect(result.stderr).toMatch(/"received":3000,"written":0,.*"dropped":3001,/);
     } finally {
       await server.start();
     }
+  });
+});
+
+describe('when the spool is nearly full', () => {
+  it('sheds DEBUG and INFO first, keeps warnings, and reports the loss as a row', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-spool-test-'));
+    const infos = Array.from({ length: 300 }, (_, seq) => `{"level":30,"seq":${seq},"msg":"info ${seq}"}`);
+    const warnings = Array.from({ length: 50 }, (_, seq) => `{"level":40,"seq":${seq},"msg":"warning ${seq}"}`);
+    await server.stop();
+    const flags = ['--database-url', server.url, '--application', 'shed', '--max-buffered-rows', '10'];
+    const down = await runNode(CLI, [...flags, '--max-spool-bytes', '20000'], {
+      input: `${[...infos, ...warnings].join('\n')}\n`,
+      env: { LOGWEAVER_SPOOL_DIR: spoolDir },
+    });
+    expect(down.stderr).toContain('spool nearly full: DEBUG and INFO shed first');
+    await server.start();
+    const up = await runNode(CLI, flags, { env: { LOGWEAVER_SPOOL_DIR: spoolDir } });
+    expect(up.code).toBe(0);
+    const messages = (await rowsOf('shed')).map((row) => row.message);
+    const keptInfos = messages.filter((message) => message.startsWith('info '));
+    expect(messages.filter((message) => message.startsWith('warning '))).toEqual(
+      warnings.map((_, seq) => `warning ${seq}`),
+    );
+    expect(keptInfos.length).toBeGreaterThan(100);
+    expect(keptInfos.length).toBeLessThan(300);
+    expect(keptInfos).toEqual(infos.slice(0, keptInfos.length).map((_, seq) => `info ${seq}`));
+    const [notice] = await queryOnce<{ message: string; level: string }>(
+      server.url,
+      "SELECT message, level FROM log WHERE application_name = 'shed' AND message LIKE 'logweaver: %'",
+    );
+    expect(notice).toEqual({
+      level: 'WARNING',
+      message: expect.stringMatching(
+        new RegExp(
+          `^logweaver: ${300 - keptInfos.length} records dropped \\(spool nearly full: DEBUG and INFO shed first\\) between `,
+        ),
+      ) as unknown,
+    });
   });
 });
