@@ -261,7 +261,8 @@ export class Pipeline {
     const delivered = await this.flushWithin(deadlineMs);
     const undelivered = this.inFlight.length + this.buffer.length + this.spool.rows;
     this.leaveInSpool(undelivered);
-    await withDeadline(this.writer.close(undelivered === 0 && delivered), 1_000, undefined);
+    const end = { clean: undelivered === 0 && delivered, counters: this.stats };
+    await withDeadline(this.writer.close(end), 1_000, undefined);
     return { undelivered, stats: this.stats };
   }
 

@@ -173,12 +173,13 @@ describe('run numbers', () => {
     );
     expect(marker).toEqual({ level: 'INFO', tags: '', open_clone_log: true });
     const runs = await db.query(
-      `SELECT run_number, ended_cleanly, ended_at >= started_at AS ended
+      `SELECT run_number, ended_cleanly, ended_at >= started_at AS ended,
+              (last_counters->>'received')::int AS received, (last_counters->>'written')::int AS written
          FROM log_runs WHERE application_name = 'sequential' ORDER BY run_number`,
     );
     expect(runs).toEqual([
-      { run_number: 1, ended_cleanly: true, ended: true },
-      { run_number: 2, ended_cleanly: true, ended: true },
+      { run_number: 1, ended_cleanly: true, ended: true, received: 3, written: 3 },
+      { run_number: 2, ended_cleanly: true, ended: true, received: 3, written: 3 },
     ]);
   });
 

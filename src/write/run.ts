@@ -79,11 +79,20 @@ async function highestRun(client: pg.Client, name: TableName, layout: TableLayou
   return result.rows[0]?.highest ?? 0;
 }
 
-/** Marks the run's end; a run with no end is one that crashed or was killed. */
-export async function endRun(client: pg.Client, name: TableName, run: RunIdentity, runNumber: number, clean: boolean) {
+/**
+ * Marks the run's end, with the counters of the writer that ended it (the last one, when several
+ * share the run). A run with no end is one that crashed or was killed.
+ */
+export async function endRun(
+  client: pg.Client,
+  name: TableName,
+  run: RunIdentity,
+  runNumber: number,
+  end: { clean: boolean; counters: object },
+) {
   await client.query(
-    `UPDATE ${qualifiedRunsTable(name)} SET ended_at = now(), ended_cleanly = $4
+    `UPDATE ${qualifiedRunsTable(name)} SET ended_at = now(), ended_cleanly = $4, last_counters = $5
       WHERE application_name = $1 AND machine_name = $2 AND run_number = $3`,
-    [run.application, run.machineName, runNumber, clean],
+    [run.application, run.machineName, runNumber, end.clean, JSON.stringify(end.counters)],
   );
 }

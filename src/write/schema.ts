@@ -62,7 +62,10 @@ function truncateBytes(text: string, maxBytes: number): string {
   return result;
 }
 
-/** One row per run: its key, when it started and ended, and whether it ended cleanly. */
+/**
+ * One row per run: its key, when it started and ended, whether it ended cleanly, and the counters
+ * (received, written, spooled, dropped, …) of the writer that ended it.
+ */
 export function runsTableSql(name: TableName): string {
   return `CREATE TABLE IF NOT EXISTS ${qualifiedRunsTable(name)} (
   application_name text NOT NULL,
@@ -73,6 +76,7 @@ export function runsTableSql(name: TableName): string {
   started_at timestamptz NOT NULL DEFAULT now(),
   ended_at timestamptz,
   ended_cleanly boolean,
+  last_counters json,
   PRIMARY KEY (application_name, machine_name, run_number)
 );
 `;

@@ -98,12 +98,12 @@ export class Writer {
   }
 
   /** Records the end of the run and closes the connection; `clean` is false when rows were left unwritten. */
-  async close(clean: boolean): Promise<void> {
+  async close(end: { clean: boolean; counters: object }): Promise<void> {
     this.closed = true;
     const client = this.client;
     if (!client) return;
     if (this.layout?.hasRunsTable && this.run !== undefined) {
-      await endRun(client, this.settings.table, this.settings.run, this.run, clean).catch(() => undefined);
+      await endRun(client, this.settings.table, this.settings.run, this.run, end).catch(() => undefined);
     }
     this.client = undefined;
     await client.end().catch(() => undefined);
