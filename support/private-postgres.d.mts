@@ -7,6 +7,8 @@ export interface PrivateServer {
   start(): Promise<void>;
   /** Fast shutdown; the data is kept for start(). */
   stop(): Promise<void>;
+  /** Immediate shutdown, as after a crash: the next start() recovers from the WAL. */
+  stopImmediately(): Promise<void>;
   remove(): Promise<void>;
 }
 

@@ -35,6 +35,17 @@ export async function startPrivateServer(label, { extraFlags = [] } = {}) {
     directory,
     start: () => postgres.start(),
     stop: () => postgres.stop(),
+    // Immediate shutdown (SIGQUIT to the postmaster): no checkpoint, crash recovery at the next start.
+    stopImmediately: () =>
+      new Promise((resolve) => {
+        const server = postgres.process;
+        if (!server || server.exitCode !== null) return resolve();
+        server.once('exit', () => {
+          postgres.process = undefined;
+          resolve();
+        });
+        server.kill('SIGQUIT');
+      }),
     remove: async () => {
       await postgres.stop().catch(() => undefined);
       await rm(directory, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // The safety floor: an unreachable, restarted or disconnecting database never crashes the
 // application, and writing resumes by itself.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, queryOnce, withDatabase, type TestDatabase } from './support/database.js';
 import { startPrivateServer, type PrivateServer } from '../support/private-postgres.mjs';
@@ -117,5 +118,58 @@ describe('when the connection or the server goes away', () => {
       expect(stderr).toContain('writing to the database again');
       expect(await seqs(url, 'restarted')).toEqual(range(200));
     });
+
+    it('FAULTS #9: keeps every record exactly once through an immediate shutdown under load', async () => {
+      const url = withDatabase(server.url, 'postgres');
+      const reader = startReader(url, 'immediate');
+      for (let burst = 0; burst < 10; burst++) {
+        reader.write(50);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await server.stopImmediately();
+      reader.write(100);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await server.start();
+      reader.write(100);
+      await eventually(async () => (await seqs(url, 'immediate')).length >= 700);
+      const { code } = await reader.end();
+      expect(code).toBe(0);
+      expect(await seqs(url, 'immediate')).toEqual(range(700));
+    });
+  });
+});
+
+describe('FAULTS #18: too many connections', () => {
+  let crowded: PrivateServer;
+  beforeAll(async () => {
+    crowded = await startPrivateServer('crowded', {
+      extraFlags: ['-c', 'max_connections=4', '-c', 'superuser_reserved_connections=1'],
+    });
+    await queryOnce(crowded.url, "CREATE ROLE app_writer LOGIN PASSWORD 'w'");
+    await queryOnce(crowded.url, 'GRANT ALL ON SCHEMA public TO app_writer');
+  });
+  afterAll(async () => crowded.remove());
+
+  it('retries until a connection is free, then delivers everything', async () => {
+    const writer = new URL(crowded.url);
+    writer.username = 'app_writer';
+    writer.password = 'w';
+    const hogs = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const client = new pg.Client({ connectionString: writer.toString() });
+        client.on('error', () => undefined);
+        await client.connect();
+        return client;
+      }),
+    );
+    const reader = startReader(writer.toString(), 'crowded');
+    reader.write(20);
+    await eventually(async () => reader.stderr().includes('(53300)'));
+    await hogs[0]?.end();
+    await eventually(async () => (await seqs(crowded.url, 'crowded')).length === 20);
+    const { code } = await reader.end();
+    await Promise.all(hogs.slice(1).map((client) => client.end()));
+    expect(code).toBe(0);
+    expect(await seqs(crowded.url, 'crowded')).toEqual(range(20));
   });
 });
