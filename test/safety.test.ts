@@ -164,7 +164,7 @@ describe('FAULTS #18: too many connections', () => {
     );
     const reader = startReader(writer.toString(), 'crowded');
     reader.write(20);
-    await eventually(async () => reader.stderr().includes('(53300)'));
+    await eventually(() => Promise.resolve(reader.stderr().includes('(53300)')));
     await hogs[0]?.end();
     await eventually(async () => (await seqs(crowded.url, 'crowded')).length === 20);
     const { code } = await reader.end();
