@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, createTestDatabase, queryOnce, type TestDatabase } from './support/database.js';
+import { eventually, range, seqs, startReader } from './support/records.js';
 import { startSabotageProxy } from './support/sabotage-proxy.js';
 import { CLI, cleanEnv, runCli } from './support/spawn.js';
 
@@ -21,45 +22,6 @@ afterAll(async () => {
   await db.drop();
   await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
 });
-
-/** The CLI with stdin left open, writing numbered records on demand. */
-function startReader(url: string, application: string) {
-  const child = spawn(process.execPath, [CLI], {
-    env: cleanEnv({ LOGWEAVER_DATABASE_URL: url, LOGWEAVER_APPLICATION: application, LOGWEAVER_FLUSH_INTERVAL: '100' }),
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  let next = 0;
-  return {
-    write(count: number) {
-      for (let index = 0; index < count; index++, next++) child.stdin.write(`{"level":30,"seq":${next},"msg":"n"}\n`);
-    },
-    stderr: () => stderr,
-    async end() {
-      child.stdin.end();
-      return { code: await exited, stderr };
-    },
-  };
-}
-
-async function seqs(application: string): Promise<number[]> {
-  const rows = await db.query<{ seq: number }>(
-    "SELECT (record->>'seq')::int AS seq FROM log WHERE application_name = $1 AND record IS NOT NULL ORDER BY 1",
-    [application],
-  );
-  return rows.map((row) => row.seq);
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-const range = (count: number) => Array.from({ length: count }, (_, index) => index);
 
 describe('FAULTS.md', () => {
   it('#16 wrong password: a clear error naming the cause, never the password, and no loss once fixed', async () => {
@@ -141,7 +103,7 @@ describe('FAULTS.md', () => {
   it('#12 table locked: the write waits, times out, is retried, and nothing is lost', async () => {
     const reader = startReader(db.url, 'f12');
     reader.write(10);
-    await eventually(async () => (await seqs('f12')).length === 10);
+    await eventually(async () => (await seqs(db.url, 'f12')).length === 10);
     const locker = await import('pg').then(({ default: pg }) => new pg.Client({ connectionString: db.url }));
     await locker.connect();
     await locker.query('BEGIN');
@@ -152,7 +114,7 @@ describe('FAULTS.md', () => {
     await locker.end();
     const { code } = await reader.end();
     expect(code).toBe(0);
-    expect(await seqs('f12')).toEqual(range(20));
+    expect(await seqs(db.url, 'f12')).toEqual(range(20));
   }, 60_000);
 
   it('#22 lines of 1 MB, 6 MB and 100 MB: up to the maximum stored intact, longer ones truncated, marked and counted', async () => {
@@ -200,7 +162,7 @@ describe('FAULTS.md', () => {
       await proxy.sabotaged;
       expect(result.stderr).toContain('writing a batch failed; it will be retried');
       expect(result.code).toBe(0);
-      expect(await seqs('f14')).toEqual(range(20));
+      expect(await seqs(db.url, 'f14')).toEqual(range(20));
     } finally {
       await proxy.close();
     }

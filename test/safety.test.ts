@@ -1,11 +1,11 @@
 // The safety floor: an unreachable, restarted or disconnecting database never crashes the
 // application, and writing resumes by itself.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, queryOnce, withDatabase, type TestDatabase } from './support/database.js';
 import { startPrivateServer, type PrivateServer } from '../support/private-postgres.mjs';
-import { CLI, FIXTURES, cleanEnv, runNode } from './support/spawn.js';
+import { eventually, range, seqs, startReader } from './support/records.js';
+import { FIXTURES, runNode } from './support/spawn.js';
 
 let db: TestDatabase;
 
@@ -13,50 +13,6 @@ beforeAll(async () => {
   db = await createTestDatabase('safety');
 });
 afterAll(async () => db.drop());
-
-/** The CLI with stdin left open, so a test can write lines between faults. */
-function startReader(url: string, application: string) {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [CLI], {
-    env: cleanEnv({ LOGWEAVER_DATABASE_URL: url, LOGWEAVER_APPLICATION: application, LOGWEAVER_FLUSH_INTERVAL: '100' }),
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  let next = 0;
-  return {
-    write(count: number) {
-      for (let index = 0; index < count; index++, next++) child.stdin.write(`{"level":30,"seq":${next},"msg":"n"}\n`);
-    },
-    async end() {
-      child.stdin.end();
-      return { code: await exited, stderr };
-    },
-    stderr: () => stderr,
-  };
-}
-
-/** The seq of every stored record, in order; none while the table does not exist yet. */
-async function seqs(url: string, application: string): Promise<number[]> {
-  const rows = await queryOnce<{ seq: number }>(
-    url,
-    "SELECT (record->>'seq')::int AS seq FROM log WHERE application_name = $1 AND record IS NOT NULL ORDER BY 1",
-    [application],
-  ).catch((error: { code?: string }) => {
-    if (error.code === '42P01') return [];
-    throw error;
-  });
-  return rows.map((row) => row.seq);
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-const range = (count: number) => Array.from({ length: count }, (_, index) => index);
 
 describe('when the database is unreachable', () => {
   it('the application starts, runs and exits normally, and stderr says what was not delivered', async () => {
