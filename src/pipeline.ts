@@ -612,7 +612,7 @@ export class Pipeline {
 
   private fail(what: string, error: unknown, appendError = true): void {
     this.lastError = errorText(error);
-    this.reporter.error(appendError ? `${what}: ${this.lastError}` : what, error);
+    this.reporter.error(appendError ? `${what}: ${this.lastError}` : what);
   }
 }
 

@@ -9,7 +9,7 @@ import { writeSync } from 'node:fs';
 export type ReportLevel = 'error' | 'warning' | 'info';
 
 export interface Reporter {
-  error(text: string, cause?: unknown): void;
+  error(text: string): void;
   warn(text: string): void;
   info(text: string): void;
 }
