@@ -51,6 +51,8 @@ export interface LogweaverOptions {
   runKey?: string;
   /** Create the table and its indexes when missing (default true). */
   createTable?: boolean | string;
+  /** Milliseconds between `logweaver:stats` events (pipe mode: stderr lines); 0, the default, for none. */
+  statsInterval?: number | string;
 }
 
 export interface ResolvedOptions {
@@ -74,6 +76,7 @@ export interface ResolvedOptions {
   customLevels: Record<string, number>;
   runKey: string | undefined;
   createTable: boolean;
+  statsInterval: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -98,6 +101,7 @@ const ENV_NAMES = {
   customLevels: 'LOGWEAVER_CUSTOM_LEVELS',
   runKey: 'LOGWEAVER_RUN_KEY',
   createTable: 'LOGWEAVER_CREATE_TABLE',
+  statsInterval: 'LOGWEAVER_STATS_INTERVAL',
 } as const satisfies Record<Exclude<keyof LogweaverOptions, 'connectionString'>, string>;
 
 type OptionName = keyof LogweaverOptions;
@@ -152,6 +156,7 @@ export function resolveOptions(
     customLevels: customLevels(pick('customLevels')),
     runKey: text(pick('runKey')),
     createTable: booleanOption(pick('createTable'), true),
+    statsInterval: wholeNumber(pick('statsInterval'), 0, 0, 3_600_000),
   };
 }
 

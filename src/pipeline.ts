@@ -42,6 +42,8 @@ export interface PipelineStats {
   truncated: number;
   dropped: number;
   buffered: number;
+  /** Bytes of undelivered lines in this process's spool files. */
+  spoolBytes: number;
   runNumber: number | undefined;
   lastError: string | undefined;
 }
@@ -311,6 +313,7 @@ export class Pipeline {
     return {
       ...this.counters,
       buffered: this.buffer.length + this.spool.rows,
+      spoolBytes: this.spool.bytes,
       runNumber: this.writer.runNumber,
       lastError: this.lastError,
     };

@@ -31,6 +31,7 @@ export default function logweaverTransport(options: LogweaverOptions = {}) {
   const pipeline = createPipeline(resolved, createReporter(workerSink));
   pipeline.start();
   const gate = new LoggerConfigGate(pipeline, pinoWillSendConfig(options));
+  const stopStats = postStatsEvery(resolved.statsInterval, pipeline);
 
   const stream = build(
     (source: NodeJS.ReadableStream) => {
@@ -43,6 +44,7 @@ export default function logweaverTransport(options: LogweaverOptions = {}) {
       // Never rejects: an error here would reach the application as the stream's fatal 'error'.
       close: async () => {
         try {
+          stopStats();
           gate.open({});
           const { stats } = await pipeline.close(EXIT_FLUSH_DEADLINE_MS);
           // The event does not arrive while the application's main thread waits for us at exit; the
@@ -149,6 +151,21 @@ function flushStream(
     pipeline.flush().then(() => done(), done);
   };
   waitForLines();
+}
+
+/**
+ * `logweaver:stats` events: the counters plus this worker's own memory, which the application cannot
+ * see otherwise (process.memoryUsage().rss is the whole process; heapUsed, external and arrayBuffers
+ * here are the worker's isolate).
+ */
+function postStatsEvery(intervalMs: number, pipeline: Pipeline): () => void {
+  if (intervalMs === 0) return () => undefined;
+  const timer = setInterval(() => {
+    const { heapUsed, external, arrayBuffers } = process.memoryUsage();
+    postEvent('logweaver:stats', { ...pipeline.stats, workerMemory: { heapUsed, external, arrayBuffers } });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function workerSink(level: ReportLevel, text: string): void {

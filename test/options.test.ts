@@ -18,6 +18,7 @@ describe('resolveOptions', () => {
       timezone: 'system',
       customLevels: {},
       createTable: true,
+      statsInterval: 0,
     });
     expect(options.connection.description).toBe('app@db.example:5433/logs (from connectionString)');
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { FIXTURES, runNode } from './support/spawn.js';
+import { FIXTURES, run, runNode } from './support/spawn.js';
 
 const APP = `${FIXTURES}app.mjs`;
 let db: TestDatabase;
@@ -64,6 +64,34 @@ describe('transport in a real pino worker', () => {
     expect(JSON.parse(result.stdout)).toEqual({ error: null, committed: 1234 });
   });
 });
+
+describe('logweaver:stats events', () => {
+  it("carry the counters and the worker's own memory every statsInterval", async () => {
+    const options = JSON.stringify({ connectionString: db.url, application: 'stats', statsInterval: 200 });
+    const result = await run(process.execPath, ['--expose-gc', `${FIXTURES}steady.mjs`, '2000', '3'], {
+      env: { FIXTURE_OPTIONS: options },
+    });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const samples = lines.filter((line) => line.type === 'sample').map((line) => line.stats as StatsEvent);
+    const last = samples.at(-1);
+    expect(last?.received).toBeGreaterThan(3000);
+    expect(last?.written).toBeGreaterThan(0);
+    expect(last?.dropped).toBe(0);
+    expect(last?.runNumber).toBe(1);
+    expect(last?.workerMemory.heapUsed).toBeGreaterThan(1_000_000);
+    const logged = lines.find((line) => line.type === 'logged')?.count as number;
+    expect(await seqsOf('stats')).toEqual(range(logged));
+  });
+});
+
+interface StatsEvent {
+  received: number;
+  written: number;
+  dropped: number;
+  runNumber: number;
+  workerMemory: { heapUsed: number };
+}
 
 describe('bad transport options', () => {
   it('fail the transport at start with a message naming the option and the value', async () => {

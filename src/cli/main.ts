@@ -37,6 +37,7 @@ function addWriterOptions(command: Command): Command {
     .option('--error-key <key>', 'key of a logged error (default err)')
     .option('--custom-levels <list>', 'custom level numbers, e.g. audit:35,notice:45')
     .option('--run-key <key>', 'processes with the same key share one run number (LOGWEAVER_RUN_KEY)')
+    .option('--stats-interval <ms>', 'print the counters on stderr every this many ms (default 0: only at the end)')
     .addOption(new Option('--no-create-table', 'never create the table; write to it as it is'));
 }
 

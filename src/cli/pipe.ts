@@ -31,6 +31,7 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
   pipeline.start();
   const lines = createInterface({ input: io.stdin, crlfDelay: Infinity });
   const signals = keepReadingThroughSignals(() => lines.close());
+  const statsTimer = printStatsEvery(options.statsInterval, () => JSON.stringify(pipeline.stats));
   let read = 0;
   let tee = io.tee;
   io.stdout.on('error', () => {
@@ -45,6 +46,7 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
     if (pipeline.congested) await Promise.race([pipeline.drained(), signals.deadlinePassed]);
   }
   // Signals stay ignored until everything is written or spooled: a second Ctrl-C must not lose it.
+  clearInterval(statsTimer);
   const { undelivered, stats } = await pipeline.close(CLOSE_DEADLINE_MS);
   signals.stop();
   const dropped = stats.dropped > 0 ? `, dropped ${stats.dropped}` : '';
@@ -55,6 +57,11 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
       `run ${stats.runNumber ?? 'not allocated'} of ${options.application}\n`,
   );
   return undelivered > 0 || stats.dropped > 0 ? 1 : 0;
+}
+
+function printStatsEvery(intervalMs: number, stats: () => string): NodeJS.Timeout | undefined {
+  if (intervalMs === 0) return undefined;
+  return setInterval(() => stderrSink('info', `stats ${stats()}`), intervalMs).unref();
 }
 
 function keepReadingThroughSignals(stopReading: () => void): { stop: () => void; deadlinePassed: Promise<void> } {
