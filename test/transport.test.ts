@@ -72,7 +72,10 @@ describe('logweaver:stats events', () => {
       env: { FIXTURE_OPTIONS: options },
     });
     expect(result.code).toBe(0);
-    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     const samples = lines.filter((line) => line.type === 'sample').map((line) => line.stats as StatsEvent);
     const last = samples.at(-1);
     expect(last?.received).toBeGreaterThan(3000);
