@@ -20,7 +20,7 @@ import { createLevelNamer } from './levels.js';
 import type { ResolvedOptions } from './options.js';
 import type { Reporter } from './report.js';
 import { Spool, type SpoolMark } from './spool.js';
-import { isRowError, Writer } from './write/writer.js';
+import { isConfigurationError, isRowError, Writer } from './write/writer.js';
 
 /** What Pino tells its transports about the logger (pino-abstract-transport's expectPinoConfig). */
 export interface LoggerConfig {
@@ -57,6 +57,8 @@ export interface CloseResult {
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 5_000;
+/** Configuration errors (wrong password, no privilege, missing table) are retried at this slower pace. */
+const CONFIGURATION_RETRY_MS = 15_000;
 /** At exit with the database already unreachable, one more short try before spooling. */
 const UNREACHABLE_CLOSE_MS = 1_500;
 
@@ -369,7 +371,7 @@ export class Pipeline {
         } catch (error) {
           this.spillToSpool();
           this.failOnDatabase('cannot ask the database whether a failed batch was committed', error);
-          await this.backoff();
+          await this.backoff(error);
           continue;
         }
       }
@@ -393,11 +395,12 @@ export class Pipeline {
         this.buffer.putBack(batch.slice(done));
         this.spillToSpool();
         if (batchDue) this.counters.retried++;
+        const cause = error instanceof BatchInterrupted ? error.cause : error;
         this.failOnDatabase(
           batchDue ? 'writing a batch failed; it will be retried' : 'cannot reach the database yet; records are kept',
-          error instanceof BatchInterrupted ? error.cause : error,
+          cause,
         );
-        await this.backoff();
+        await this.backoff(cause);
         continue;
       }
       this.inFlight = [];
@@ -576,10 +579,15 @@ export class Pipeline {
     }
   }
 
-  /** Capped exponential backoff with jitter: first retry within 250 ms, then up to 5 s. */
-  private backoff(): Promise<void> {
+  /**
+   * Capped exponential backoff with jitter: first retry within 250 ms, then up to 5 s; after a
+   * configuration error, which only a person can fix, 7.5 to 15 s between tries.
+   */
+  private backoff(error?: unknown): Promise<void> {
     this.failures++;
-    const ceiling = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.failures - 1));
+    const ceiling = isConfigurationError(error)
+      ? CONFIGURATION_RETRY_MS
+      : Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.failures - 1));
     const delay = this.closing ? Math.min(ceiling, 500) : ceiling / 2 + Math.random() * (ceiling / 2);
     return new Promise((resolve) => {
       const timer = setTimeout(done, delay);

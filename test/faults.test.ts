@@ -90,8 +90,12 @@ describe('FAULTS.md', () => {
     await db.query(`REVOKE INSERT ON f15_log FROM ${role}`);
     for (let seq = 1; seq < 50; seq++) reader.stdin.write(`{"level":30,"seq":${seq},"msg":"n"}\n`);
     await eventually(() => stderr.includes('permission denied for table f15_log (42501)'));
+    // Reported at once, then not again within 30 s, although it is retried meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    expect(stderr.match(/permission denied for table f15_log/g)).toHaveLength(1);
     await db.query(`GRANT INSERT ON f15_log TO ${role}`);
-    await eventually(async () => (await stored()) === 50);
+    // A configuration error is retried every 7.5 to 15 s.
+    await eventually(async () => (await stored()) === 50, 20_000);
     reader.stdin.end();
     expect(await new Promise((resolve) => reader.on('close', resolve))).toBe(0);
     const rows = await db.query<{ seq: number }>(

@@ -23,11 +23,16 @@ export interface WriterSettings {
 }
 
 /** Timeouts that turn a hung server or a dead network into an error within seconds. */
+// A batch is at most 8 MiB and normally commits in well under a second, so these are generous; they
+// are short because the client-side deadline (statement timeout + margin) is also how long a black-holed
+// network goes unnoticed: the server's own timeouts cannot reach a client whose packets vanish.
 const CONNECT_TIMEOUT_MS = 5_000;
-const STATEMENT_TIMEOUT_MS = 30_000;
-const LOCK_TIMEOUT_MS = 10_000;
-/** How much longer than the server's own timeout the client waits before it gives up on a COPY. */
-const WATCHDOG_MARGIN_MS = 5_000;
+const STATEMENT_TIMEOUT_MS = 10_000;
+const LOCK_TIMEOUT_MS = 5_000;
+/** How much longer than the server's own timeout the client waits before it gives up on a statement. */
+const WATCHDOG_MARGIN_MS = 3_000;
+/** A connection that does not close within this after `end()` (a black hole never answers) is destroyed. */
+const END_TIMEOUT_MS = 1_000;
 
 export class Writer {
   private client: pg.Client | undefined;
@@ -155,7 +160,13 @@ export class Writer {
   private disconnect(): void {
     const client = this.client;
     this.client = undefined;
-    client?.end().catch(() => undefined);
+    if (!client) return;
+    const destroy = setTimeout(() => socketOf(client).destroy(), END_TIMEOUT_MS);
+    destroy.unref();
+    client
+      .end()
+      .catch(() => undefined)
+      .finally(() => clearTimeout(destroy));
   }
 }
 
@@ -183,6 +194,16 @@ export function isRowError(error: unknown): boolean {
   return typeof code === 'string' && ['22', '23', '54'].includes(code.slice(0, 2));
 }
 
+/**
+ * Errors that retrying soon will not cure, because someone must change the set-up: authorization
+ * (class 28: wrong password, unknown role), an unknown database (3D) or schema (3F), and syntax or
+ * access rules (class 42: no privilege, missing table or column, wrong column type).
+ */
+export function isConfigurationError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && ['28', '3D', '3F', '42'].includes(code.slice(0, 2));
+}
+
 export class RowEncodingError extends Error {
   override name = 'RowEncodingError';
 }
@@ -195,6 +216,11 @@ function encodeOrReject(encode: () => Buffer): Buffer {
   }
 }
 
+/** pg keeps its socket private; destroying it is the only way out of a connection that never answers. */
+function socketOf(client: pg.Client): { destroy(): void } {
+  return (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream;
+}
+
 /**
  * One COPY, with a watchdog: the server's statement_timeout cannot fire when the network drops
  * packets, so the client destroys the connection itself if no answer comes in time.
@@ -203,7 +229,7 @@ function copy(client: pg.Client, sql: string, payload: Buffer, onSent?: () => vo
   return new Promise((resolve, reject) => {
     const watchdog = setTimeout(() => {
       reject(new Error(`no answer from the database within ${(STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS) / 1000} s`));
-      (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      socketOf(client).destroy();
     }, STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS);
     const stream = client.query(copyFrom(sql));
     stream.on('error', (error) => {
