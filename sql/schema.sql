@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS "public"."log_runs" (
   started_at timestamptz NOT NULL DEFAULT now(),
   ended_at timestamptz,
   ended_cleanly boolean,
-  last_counters json,
+  counters json,
   PRIMARY KEY (application_name, machine_name, run_number)
 );
 

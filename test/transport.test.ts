@@ -205,7 +205,7 @@ describe('run numbers', () => {
     expect(marker).toEqual({ level: 'INFO', tags: '', open_clone_log: true });
     const runs = await db.query(
       `SELECT run_number, ended_cleanly, ended_at >= started_at AS ended,
-              (last_counters->>'received')::int AS received, (last_counters->>'written')::int AS written
+              (counters->>'received')::int AS received, (counters->>'written')::int AS written
          FROM log_runs WHERE application_name = 'sequential' ORDER BY run_number`,
     );
     expect(runs).toEqual([
@@ -226,6 +226,11 @@ describe('run numbers', () => {
     const result = await runApp('two-transports', 4, 'two-transports');
     expect(result.code).toBe(0);
     expect(await runsOf('two-transports')).toEqual([{ run_number: 1, records: 8, markers: 1 }]);
+    // The run's counters are the sum of both writers'.
+    const runs = await db.query(
+      "SELECT ended_cleanly, (counters->>'received')::int AS received, (counters->>'written')::int AS written FROM log_runs WHERE application_name = 'two-transports'",
+    );
+    expect(runs).toEqual([{ ended_cleanly: true, received: 8, written: 8 }]);
   });
 
   it('shares one run between processes given the same LOGWEAVER_RUN_KEY', async () => {

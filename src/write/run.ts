@@ -83,6 +83,10 @@ async function highestRun(client: pg.Client, name: TableName, layout: TableLayou
  * Marks the run's end, with the counters of the writer that ended it (the last one, when several
  * share the run). A run with no end is one that crashed or was killed.
  */
+/**
+ * Records a writer's end. Writers sharing the run (two transports of one process, or processes with
+ * one runKey) each add their counters to the run's, and the run ended cleanly only if each of them did.
+ */
 export async function endRun(
   client: pg.Client,
   name: TableName,
@@ -91,8 +95,20 @@ export async function endRun(
   end: { clean: boolean; counters: object },
 ) {
   await client.query(
-    `UPDATE ${qualifiedRunsTable(name)} SET ended_at = now(), ended_cleanly = $4, last_counters = $5
+    `UPDATE ${qualifiedRunsTable(name)}
+        SET ended_at = now(), ended_cleanly = coalesce(ended_cleanly, true) AND $4,
+            counters = (SELECT json_object_agg(key, coalesce((counters->>key)::bigint, 0) + value::bigint)
+                          FROM json_each_text($5::json))
       WHERE application_name = $1 AND machine_name = $2 AND run_number = $3`,
-    [run.application, run.machineName, runNumber, end.clean, JSON.stringify(end.counters)],
+    [run.application, run.machineName, runNumber, end.clean, JSON.stringify(summable(end.counters))],
+  );
+}
+
+/** The whole-number counters, which add up across writers (not runNumber, not lastError). */
+function summable(counters: object): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(counters).filter(
+      (entry): entry is [string, number] => Number.isInteger(entry[1]) && entry[0] !== 'runNumber',
+    ),
   );
 }

@@ -63,8 +63,8 @@ function truncateBytes(text: string, maxBytes: number): string {
 }
 
 /**
- * One row per run: its key, when it started and ended, whether it ended cleanly, and the counters
- * (received, written, spooled, dropped, …) of the writer that ended it.
+ * One row per run: its key, when it started and ended, whether it ended cleanly, and its counters
+ * (received, written, spooled, dropped, …) summed over every writer that shared the run.
  */
 export function runsTableSql(name: TableName): string {
   return `CREATE TABLE IF NOT EXISTS ${qualifiedRunsTable(name)} (
@@ -76,7 +76,7 @@ export function runsTableSql(name: TableName): string {
   started_at timestamptz NOT NULL DEFAULT now(),
   ended_at timestamptz,
   ended_cleanly boolean,
-  last_counters json,
+  counters json,
   PRIMARY KEY (application_name, machine_name, run_number)
 );
 `;
