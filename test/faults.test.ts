@@ -44,6 +44,25 @@ describe('FAULTS.md', () => {
     ]);
   });
 
+  it('#7 records of odd shapes (the kind that break enrichment code): every one stored, the reader lives', async () => {
+    const odd = [
+      '{"level":30,"seq":0,"msg":{"an":"object"}}',
+      '{"level":"x","seq":1,"msg":"a level name pino does not know"}',
+      '{"level":30,"seq":2,"time":"not a time","msg":"t"}',
+      '{"level":30,"seq":3,"time":1e300,"msg":"a time past any date"}',
+      '{"level":30,"seq":4,"tags":"solo","msg":"tags as a string"}',
+      '{"level":30,"seq":5,"tags":[1,null,{"x":2}],"msg":"tags of other types"}',
+      '{"level":50,"seq":6,"err":{"stack":5,"message":null},"msg":"an error of the wrong shape"}',
+      '{"level":1e400,"seq":7,"msg":"a level past any number"}',
+      '{"seq":8}',
+      '{"level":30,"seq":9,"__proto__":{"polluted":true},"msg":"__proto__"}',
+    ];
+    const result = await runCli(['--database-url', db.url, '--application', 'f7'], { input: odd.join('\n') });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^logweaver-pino: read 10 lines, wrote 10 rows, run 1 of f7\n$/);
+    expect(await seqs(db.url, 'f7')).toEqual(range(10));
+  });
+
   it('#19 NUL bytes in the message or any field: stored with NUL replaced; neighbours unaffected', async () => {
     const input = [
       '{"level":30,"seq":0,"msg":"before"}',

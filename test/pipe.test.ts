@@ -19,20 +19,23 @@ async function rowsOf(application: string) {
 }
 
 describe('pipe mode: node app.js | logweaver-pino', () => {
-  it('stores JSON lines, other text as third-party rows, and a last line with no newline', async () => {
+  it('#21 #20 non-JSON, null, 42, "text", truncated JSON, invalid UTF-8, a last line with no newline: all stored as rows', async () => {
     const input = Buffer.concat([
-      Buffer.from('{"level":30,"time":1700000000000,"msg":"json line"}\nplain text\n\n   \n42\nnull\n{"truncated":\n'),
+      Buffer.from(
+        '{"level":30,"time":1700000000000,"msg":"json line"}\nplain text\n\n   \n42\nnull\n"text"\n{"truncated":\n',
+      ),
       Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0x0a]), // "bad" + invalid UTF-8
       Buffer.from('{"level":40,"msg":"no newline at the end"}'),
     ]);
     const result = await runCli(['--database-url', db.url, '--application', 'pipe-basic'], { input });
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/^logweaver-pino: read 7 lines, wrote 7 rows, run 1 of pipe-basic\n$/);
+    expect(result.stderr).toMatch(/^logweaver-pino: read 8 lines, wrote 8 rows, run 1 of pipe-basic\n$/);
     expect(await rowsOf('pipe-basic')).toEqual([
       { message: 'json line', level: 'INFO', open_clone_log: true, has_record: true },
       { message: 'plain text', level: 'INFO', open_clone_log: false, has_record: false },
       { message: '42', level: 'INFO', open_clone_log: false, has_record: false },
       { message: 'null', level: 'INFO', open_clone_log: false, has_record: false },
+      { message: '"text"', level: 'INFO', open_clone_log: false, has_record: false },
       { message: '{"truncated":', level: 'INFO', open_clone_log: false, has_record: false },
       { message: 'bad\uFFFD\uFFFD', level: 'INFO', open_clone_log: false, has_record: false },
       { message: 'no newline at the end', level: 'WARNING', open_clone_log: true, has_record: true },
@@ -47,7 +50,7 @@ describe('pipe mode: node app.js | logweaver-pino', () => {
     expect(await rowsOf('pipe-tee')).toHaveLength(2);
   });
 
-  it('keeps reading after Ctrl-C reaches the whole pipeline, then stores everything and exits 0', async () => {
+  it('#24 Ctrl-C to the whole pipeline: the reader drains stdin to EOF, stores everything and exits 0', async () => {
     const env = cleanEnv({ LOGWEAVER_DATABASE_URL: db.url, LOGWEAVER_APPLICATION: 'pipe-sigint' });
     // The shell stands in for an interactive one, which keeps its job in a process group of its own:
     // it traps SIGINT (so only the pipeline's processes act on it) and reports the reader's status.
@@ -85,7 +88,7 @@ describe('pipe mode: node app.js | logweaver-pino', () => {
     expect(count).toEqual({ n: 20_000 });
   });
 
-  it('isolates rows the server rejects: every good row of the batch lands', async () => {
+  it('#23 rows the server rejects: only they are isolated, every good row of the batch lands', async () => {
     // The table's owner added CHECKs: one row fails only because of its record, one whatever is done.
     await db.query('CREATE SCHEMA strict');
     expect((await runCli(['schema', 'apply', '--database-url', db.url, '--schema', 'strict'])).code).toBe(0);

@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(async () => db.drop());
 
 describe('when the database is unreachable', () => {
-  it('the application starts, runs and exits normally, and stderr says what was not delivered', async () => {
+  it('#6 app exits while the database is unreachable: exits within the budget, stderr names the count not delivered', async () => {
     const started = Date.now();
     const result = await runNode(`${FIXTURES}app.mjs`, ['natural', '20'], {
       env: {
@@ -36,7 +36,7 @@ describe('when the database is unreachable', () => {
 });
 
 describe('when the connection or the server goes away', () => {
-  it('reconnects on the next batch after the server terminates the idle connection', async () => {
+  it('#7 #8 idle connection terminated by the server: the worker lives, the error is reported, it reconnects on the next batch, no loss', async () => {
     const reader = startReader(db.url, 'terminated');
     reader.write(50);
     await eventually(async () => (await seqs(db.url, 'terminated')).length === 50);
@@ -47,6 +47,7 @@ describe('when the connection or the server goes away', () => {
     reader.write(50);
     const { code, stderr } = await reader.end();
     expect(code).toBe(0);
+    expect(stderr).toContain('terminating connection due to administrator command (57P01)');
     expect(stderr).toContain('wrote 100 rows');
     expect(await seqs(db.url, 'terminated')).toEqual(range(100));
   });
@@ -58,7 +59,7 @@ describe('when the connection or the server goes away', () => {
     });
     afterAll(async () => server.remove());
 
-    it('keeps the records through a server restart and delivers them once it is back', async () => {
+    it('#9 PostgreSQL restarted (fast): records kept and delivered once it is back', async () => {
       const url = withDatabase(server.url, 'postgres');
       const reader = startReader(url, 'restarted');
       reader.write(100);
@@ -75,7 +76,7 @@ describe('when the connection or the server goes away', () => {
       expect(await seqs(url, 'restarted')).toEqual(range(200));
     });
 
-    it('FAULTS #9: keeps every record exactly once through an immediate shutdown under load', async () => {
+    it('#9 PostgreSQL restarted (immediate) under load: every record exactly once', async () => {
       const url = withDatabase(server.url, 'postgres');
       const reader = startReader(url, 'immediate');
       for (let burst = 0; burst < 10; burst++) {
@@ -106,7 +107,7 @@ describe('FAULTS #18: too many connections', () => {
   });
   afterAll(async () => crowded.remove());
 
-  it('retries until a connection is free, then delivers everything', async () => {
+  it('#18 too many connections: retries until a connection is free, then delivers everything', async () => {
     const writer = new URL(crowded.url);
     writer.username = 'app_writer';
     writer.password = 'w';

@@ -1,9 +1,14 @@
 // Pino installs no signal handlers: flushOnExitSignals(logger) is the one line that keeps what the
 // transport holds when the application is stopped with SIGTERM or SIGINT.
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { FIXTURES, cleanEnv } from './support/spawn.js';
+import { eventually, range } from './support/records.js';
+import { FIXTURES, cleanEnv, runNode } from './support/spawn.js';
+import { startSteadyApp } from './support/steady-app.js';
 
 let db: TestDatabase;
 
@@ -34,7 +39,7 @@ describe('flushOnExitSignals', () => {
   it.each([
     ['SIGTERM', 143],
     ['SIGINT', 130],
-  ] as const)('writes everything on %s, then exits with %i', async (signal, exitCode) => {
+  ] as const)('#4 %s with the shutdown helper: writes everything, then exits with %i', async (signal, exitCode) => {
     expect(await stopWith(signal, 'signal-helper', `helper-${signal}`)).toEqual({
       code: exitCode,
       killedBy: null,
@@ -42,9 +47,41 @@ describe('flushOnExitSignals', () => {
     });
   });
 
-  it('is needed: without it, SIGTERM ends the process with what the worker holds unwritten', async () => {
+  it('#4 SIGTERM without the helper: the process ends with what the worker holds unwritten (the documented loss)', async () => {
     const result = await stopWith('SIGTERM', 'log-and-wait', 'no-helper');
     expect(result.killedBy).toBe('SIGTERM');
     expect(result.stored).toBe(0);
+  });
+});
+
+describe('FAULTS #5', () => {
+  it('#5 SIGKILL of the app: at most one flush interval plus one batch lost, no duplicates, the next start gets the next run number', async () => {
+    const rate = 1_000;
+    const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-f5-'));
+    const options = { connectionString: db.url, application: 'f5' };
+    const app = startSteadyApp(rate, options, { env: { LOGWEAVER_SPOOL_DIR: spoolDir } });
+    await eventually(() => (app.samples.at(-1)?.stats?.written ?? 0) > 2 * rate);
+    const last = app.samples.at(-1);
+    app.kill('SIGKILL');
+    const killedAt = Date.now();
+    await app.exited;
+    const loggedAtMost = (last?.logged ?? 0) + Math.ceil((rate * (killedAt - (last?.at ?? 0) + 50)) / 1000);
+
+    // The next start delivers what the killed process had spooled, if anything, and takes the next number.
+    const next = await runNode(`${FIXTURES}app.mjs`, ['natural', '1'], {
+      env: { FIXTURE_OPTIONS: JSON.stringify(options), LOGWEAVER_SPOOL_DIR: spoolDir },
+    });
+    expect(next.code).toBe(0);
+    const stored = (
+      await db.query<{ seq: number }>(
+        "SELECT (record->>'seq')::int AS seq FROM log WHERE application_name = 'f5' AND run_number = 1 AND record IS NOT NULL ORDER BY 1",
+      )
+    ).map((row) => row.seq);
+    expect(stored).toEqual(range(stored.length)); // the first n records, each once
+    expect(loggedAtMost - stored.length).toBeLessThanOrEqual(rate * 1 + 2_000); // flushInterval 1 s, batchSize 2000
+    const runs = await db.query<{ run_number: number }>(
+      "SELECT DISTINCT run_number FROM log WHERE application_name = 'f5' ORDER BY 1",
+    );
+    expect(runs).toEqual([{ run_number: 1 }, { run_number: 2 }]);
   });
 });

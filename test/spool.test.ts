@@ -61,7 +61,7 @@ describe('the disk spool', () => {
     expect(readdirSync(spoolDir)).toEqual([]);
   });
 
-  it('keeps what could not be delivered at exit and delivers it at the next start, once', async () => {
+  it('#6 app exits while the database is unreachable: spooled, then delivered at the next start, once', async () => {
     const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-spool-test-'));
     await server.stop();
     const started = Date.now();
@@ -82,7 +82,7 @@ describe('the disk spool', () => {
     expect(readdirSync(spoolDir)).toEqual([]);
   });
 
-  it('delivers what a process killed with SIGKILL had spooled, at the next start', async () => {
+  it('#5 SIGKILL while the database is down: what was spooled is delivered at the next start', async () => {
     const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-spool-test-'));
     await server.stop();
     const options = { connectionString: server.url, application: 'killed', maxBufferedRows: 10 };
@@ -104,7 +104,7 @@ describe('the disk spool', () => {
 });
 
 describe('when the database is down at start and comes up later (FAULTS #10)', () => {
-  it('the application runs normally and everything is delivered once the server is up', async () => {
+  it('#10 database down when the app starts, up later: the app runs normally and everything is delivered', async () => {
     const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-spool-test-'));
     await server.stop();
     const options = { connectionString: server.url, application: 'late-server', maxBufferedRows: 50 };

@@ -27,32 +27,32 @@ async function seqsOf(application: string): Promise<number[]> {
 const range = (count: number) => Array.from({ length: count }, (_, index) => index);
 
 describe('transport in a real pino worker', () => {
-  it('stores every record of an application that ends naturally, with a partly filled batch', async () => {
+  it('#1 natural exit with a partly filled batch: every record stored', async () => {
     const result = await runApp('natural', 2500, 'natural-end');
     expect(result.code).toBe(0);
     expect(await seqsOf('natural-end')).toEqual(range(2500));
   });
 
-  it('stores every record when process.exit() is called before the transport is ready', async () => {
+  it('#2 process.exit() before the transport is ready: every record stored', async () => {
     const result = await runApp('exit-before-ready', 300, 'exit-before-ready');
     expect(result.code).toBe(0);
     expect(await seqsOf('exit-before-ready')).toEqual(range(300));
   });
 
-  it('stores every record when process.exit() is called after the transport is ready', async () => {
+  it('#2 process.exit() after the transport is ready: every record stored', async () => {
     const result = await runApp('exit-after-ready', 300, 'exit-after-ready');
     expect(result.code).toBe(0);
     expect(await seqsOf('exit-after-ready')).toEqual(range(300));
   });
 
-  it('stores every record when the application dies of an uncaught exception', async () => {
+  it('#3 uncaught exception in the app: every record stored', async () => {
     const result = await runApp('uncaught', 300, 'uncaught');
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('fixture crash');
     expect(await seqsOf('uncaught')).toEqual(range(300));
   });
 
-  it('stores every record when the application dies of an unhandled rejection', async () => {
+  it('#3 unhandled rejection in the app: every record stored', async () => {
     const result = await runApp('unhandled-rejection', 300, 'unhandled');
     expect(result.code).toBe(1);
     expect(await seqsOf('unhandled')).toEqual(range(300));
@@ -214,7 +214,7 @@ describe('run numbers', () => {
     ]);
   });
 
-  it('gives ten processes started at the same instant ten distinct numbers', async () => {
+  it('#25 ten copies of the app started at the same instant: ten distinct run numbers, no duplicates', async () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => runApp('natural', 5, 'ten-at-once')));
     expect(results.map((result) => result.code)).toEqual(Array(10).fill(0));
     expect(await runsOf('ten-at-once')).toEqual(

@@ -28,6 +28,7 @@ export async function queryOnce<T extends pg.QueryResultRow>(
   params?: unknown[],
 ): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined); // a server going away mid-query rejects the query as well
   await client.connect();
   try {
     return (await client.query<T>(sql, params)).rows;

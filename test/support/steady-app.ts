@@ -16,6 +16,8 @@ export interface WorkerStats {
 
 export interface Sample {
   at: number;
+  /** Records logged so far. */
+  logged: number;
   /** Main-thread heapUsed + external after a full GC. */
   mainHeap: number;
   stats: WorkerStats | null;
@@ -27,6 +29,7 @@ export interface SteadyApp {
   poisoned: number[];
   stderr(): string;
   poison(): void;
+  kill(signal: NodeJS.Signals): void;
   /** SIGTERM (the app flushes through the shutdown helper); resolves with its exit and how many it logged. */
   stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; logged: number }>;
   exited: Promise<number | null>;
@@ -65,6 +68,7 @@ export function startSteadyApp(
     poisoned,
     stderr: () => stderr,
     poison: () => child.kill('SIGUSR2'),
+    kill: (signal) => child.kill(signal),
     exited: closed.then(({ code }) => code),
     async stop(timeoutMs = 20_000) {
       child.kill('SIGTERM');
