@@ -1,11 +1,12 @@
 // The disk spool: what memory cannot hold, and what is left at exit or by a crash, is delivered
 // later, exactly once, in order.
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateServer, type PrivateServer } from '../support/private-postgres.mjs';
 import { queryOnce } from './support/database.js';
+import { eventually } from './support/records.js';
 import { spawn } from 'node:child_process';
 import { CLI, FIXTURES, cleanEnv, runNode } from './support/spawn.js';
 
@@ -33,6 +34,13 @@ function runApp(
 }
 
 /** The application's records in order; none while the table does not exist yet. */
+/** Lines in the live spool segments of a directory. */
+function spooledLines(directory: string): number {
+  return readdirSync(directory)
+    .filter((name) => name.startsWith('live-') && name.endsWith('.spool'))
+    .reduce((sum, name) => sum + readFileSync(join(directory, name), 'utf8').split('\n').length - 1, 0);
+}
+
 async function rowsOf(application: string) {
   return queryOnce<{ message: string; run_number: number }>(
     server.url,
@@ -90,14 +98,14 @@ describe('the disk spool', () => {
       env: cleanEnv({ FIXTURE_OPTIONS: JSON.stringify(options), LOGWEAVER_SPOOL_DIR: spoolDir }),
     });
     await new Promise<void>((resolve) => child.stdout.on('data', () => resolve()));
+    // Rows beyond the 10 held in memory go to disk at once; the 10 follow when the first attempt to
+    // reach the database fails (on a loaded machine that may take a moment), so nothing dies with the process.
+    await eventually(() => spooledLines(spoolDir) === 400);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('close', resolve));
-    expect(readdirSync(spoolDir).some((name) => name.startsWith('live-'))).toBe(true);
     await server.start();
     const next = await runApp('natural', 0, 'killed', spoolDir);
     expect(next.code).toBe(0);
-    // Rows beyond the 10 held in memory went to disk at once; the 10 followed when the first attempt
-    // to reach the database failed, so nothing died with the process.
     expect(next.stderr).toContain('delivering 400 records left in the spool');
     expect((await rowsOf('killed')).map((row) => row.message)).toEqual(messages('record', 400));
   });
