@@ -10,6 +10,7 @@ import { runPipe } from './pipe.js';
 import { runsCommand } from './runs.js';
 import { applySchema, printSchema } from './schema.js';
 import { tailCommand } from './tail.js';
+import { viewCommand } from './view.js';
 
 /** Exit code for bad options, as for other usage errors. */
 export const EXIT_USAGE = 2;
@@ -77,6 +78,7 @@ export function buildProgram(): Command {
   );
   program.addCommand(tailCommand());
   program.addCommand(runsCommand());
+  program.addCommand(viewCommand());
   return program;
 }
 

@@ -99,7 +99,10 @@ async function follow(
     try {
       reader ??= await openReader(settings.target, 'tail');
       const poll = await abortable(
-        pollNewRows(reader.client, reader.context, settings.filters, cursor, FOLLOW_BATCH_ROWS),
+        pollNewRows(reader.client, reader.context, settings.filters, cursor, {
+          limit: FOLLOW_BATCH_ROWS,
+          withRecord: true,
+        }),
         signal,
       );
       if (!poll) break;

@@ -53,15 +53,15 @@ export function followQuery(
   filters: Filters,
   cursor: FollowCursor,
   currentSnapshot: string,
-  limit: number,
+  page: { limit: number; withRecord: boolean },
 ): SqlQuery {
   const params = new Parameters();
   const conditions = filterConditions(filters, shape, params);
   conditions.push(`log_id > ${params.add(cursor.after)}`);
   const late = `NOT txid_visible_in_snapshot(${xminAsTxid(currentSnapshot, params)}, ${params.add(cursor.snapshot)}::txid_snapshot)`;
   conditions.push(`(log_id > ${params.add(cursor.boundary)} OR ${late})`);
-  const text = `SELECT ${selectList(shape, true)} FROM ${shape.qualified} ${whereClause(conditions)}
-    ORDER BY log_id ASC LIMIT ${params.add(limit)}`;
+  const text = `SELECT ${selectList(shape, page.withRecord)} FROM ${shape.qualified} ${whereClause(conditions)}
+    ORDER BY log_id ASC LIMIT ${params.add(page.limit)}`;
   return { text, values: params.values };
 }
 

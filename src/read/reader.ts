@@ -65,12 +65,12 @@ export async function pollNewRows(
   context: ReadContext,
   filters: Filters,
   cursor: FollowCursor,
-  limit: number,
+  page: { limit: number; withRecord: boolean },
 ): Promise<Poll> {
   return inOneSnapshot(client, context, async (snapshot, maxLogId) => {
-    const rows = await rowsOf(client, context, followQuery(context.shape, filters, cursor, snapshot, limit));
+    const rows = await rowsOf(client, context, followQuery(context.shape, filters, cursor, snapshot, page));
     const ids = rows.map((row) => row.log_id);
-    return { rows, cursor: nextCursor(cursor, ids, limit, maxLogId, snapshot) };
+    return { rows, cursor: nextCursor(cursor, ids, page.limit, maxLogId, snapshot) };
   });
 }
 

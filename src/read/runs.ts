@@ -89,22 +89,54 @@ async function distinctValues<T>(client: pg.ClientBase, query: SqlQuery, limit?:
   return result.rows.map((row) => row.value);
 }
 
-async function chooseRunsByIndex(client: pg.ClientBase, shape: TableShape, request: RunsRequest): Promise<RunKey[]> {
-  const applications =
-    request.applications.length > 0
-      ? request.applications
+export interface ApplicationMachine {
+  application: string;
+  machine: string;
+}
+
+/** Which applications logged from which machines: by skip scans where the run index exists. */
+export async function listMachines(
+  client: pg.ClientBase,
+  shape: TableShape,
+  applications: string[] = [],
+): Promise<ApplicationMachine[]> {
+  if (!shape.hasRunIndex) return distinctMachinesByScan(client, shape, applications);
+  const names =
+    applications.length > 0
+      ? applications
       : await distinctValues<string>(client, skipScan(shape, 'application_name', {}, false));
+  const pairs: ApplicationMachine[] = [];
+  for (const application of names) {
+    const fixed = { application_name: application };
+    const machines = await distinctValues<string>(client, skipScan(shape, 'machine_name', fixed, false));
+    pairs.push(...machines.map((machine) => ({ application, machine })));
+  }
+  return pairs;
+}
+
+/** OpenClone's table has no index to skip along: one pass. */
+async function distinctMachinesByScan(
+  client: pg.ClientBase,
+  shape: TableShape,
+  applications: string[],
+): Promise<ApplicationMachine[]> {
+  const where = applications.length > 0 ? 'WHERE application_name = ANY($1::text[])' : '';
+  const result = await client.query<ApplicationMachine>(
+    `SELECT DISTINCT application_name AS application, machine_name AS machine FROM ${shape.qualified} ${where}
+      ORDER BY 1, 2`,
+    applications.length > 0 ? [applications] : [],
+  );
+  return result.rows;
+}
+
+async function chooseRunsByIndex(client: pg.ClientBase, shape: TableShape, request: RunsRequest): Promise<RunKey[]> {
+  const pairs = await listMachines(client, shape, request.applications);
   const chosen: RunKey[] = [];
-  for (const application of applications) {
-    const machines = await distinctValues<string>(
-      client,
-      skipScan(shape, 'machine_name', { application_name: application }, false),
-    );
-    for (const machine of machines.filter((name) => request.machines.length === 0 || request.machines.includes(name))) {
-      const fixed = { application_name: application, machine_name: machine };
-      const runs = await distinctValues<number>(client, skipScan(shape, 'run_number', fixed, true), request.perMachine);
-      chosen.push(...runs.map((run): RunKey => [application, machine, run]));
-    }
+  for (const { application, machine } of pairs) {
+    if (request.machines.length > 0 && !request.machines.includes(machine)) continue;
+    const fixed = { application_name: application, machine_name: machine };
+    const runs = await distinctValues<number>(client, skipScan(shape, 'run_number', fixed, true), request.perMachine);
+    chosen.push(...runs.map((run): RunKey => [application, machine, run]));
   }
   return chosen;
 }

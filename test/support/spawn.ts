@@ -83,9 +83,9 @@ export interface RunningCli {
   kill(): void;
 }
 
-/** The CLI left running (tail --follow, view), for tests that act while it runs. */
-export function startCli(args: string[], env: Record<string, string | undefined> = {}): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** The CLI left running (tail --follow, view), for tests that act while it runs; `bin`: another copy of it. */
+export function startCli(args: string[], env: Record<string, string | undefined> = {}, bin = CLI): RunningCli {
+  const child = spawn(process.execPath, [bin, ...args], {
     env: cleanEnv(env),
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
