@@ -86,7 +86,7 @@ describe('logweaver-pino runs', () => {
 
   it('refuses a bad --limit with exit code 2', async () => {
     const result = await runCli(['runs', '--database-url', db.url, '--limit', 'many']);
-    expect(result.stderr).toBe('logweaver-pino: --limit must be a whole number from 0 to 10000, got "many"\n');
+    expect(result.stderr).toBe('logweaver-pino: --limit must be a whole number from 1 to 10000, got "many"\n');
     expect(result.code).toBe(2);
   });
 });

@@ -121,6 +121,46 @@ describe('the viewer API', () => {
   });
 });
 
+describe('pages on a table whose ids are far apart (more than one scan window)', () => {
+  let sparse: RunningViewer;
+
+  beforeAll(async () => {
+    await db.query(`CREATE SCHEMA sparse; ${schemaSql({ schema: 'sparse', table: 'log' })}`);
+    await db.query(`
+      INSERT INTO sparse.log (log_id, run_number, application_name, open_clone_log, "timestamp", message, tags, level, machine_name, ip_address)
+      SELECT id, 1, 'render', true, now(), 'row ' || id, '', 'INFO', 'gpu-1', '10.0.0.5'
+        FROM unnest(ARRAY[1, 150000, 300000]) AS id`);
+    sparse = await startViewerProcess(db.url, '--schema', 'sparse');
+  });
+  afterAll(() => sparse?.cli.kill());
+
+  it('returns what one window holds and the window edge as the next cursor, to the end', async () => {
+    const pages: [number[], number | undefined][] = [];
+    let path = '/api/rows';
+    for (;;) {
+      const { body } = await get(new URL(path, sparse.url).toString());
+      pages.push([ids(body), body.next]);
+      if (body.next === undefined) break;
+      path = `/api/rows?cursor=${body.next}`;
+    }
+    expect(pages).toEqual([
+      [[300000], 200001],
+      [[150000], 100001],
+      [[1], undefined],
+    ]);
+  });
+
+  it('tail goes through the windows for its last rows', async () => {
+    const result = await runCli(['tail', '--json', '--database-url', db.url, '--schema', 'sparse']);
+    expect(
+      result.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as Page['rows'][number]).log_id),
+    ).toEqual([1, 150000, 300000]);
+  });
+});
+
 describe('logweaver-pino view', () => {
   it('exits 0 on Ctrl-C', async () => {
     const other = await startViewerProcess(db.url);

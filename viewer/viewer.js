@@ -295,7 +295,7 @@ async function loadRuns() {
   select.replaceChildren(
     new Option('choose…', ''),
     ...runs.reverse().map((run) => {
-      const label = `${run.application_name} ${run.machine_name} run ${run.run_number} · ${run.first_timestamp.replace('T', ' ')} · ${run.rows} rows`;
+      const label = `${run.application_name} ${run.machine_name} run ${run.run_number}`;
       return new Option(label, JSON.stringify([run.application_name, run.machine_name, run.run_number]));
     }),
   );
@@ -372,7 +372,6 @@ function wire() {
 }
 
 wire();
-void guarded(async () => {
-  await loadApplications();
-  await reload();
-});
+// The first page does not wait for the list of applications (all are shown until one is hidden).
+void guarded(loadApplications);
+void guarded(reload);

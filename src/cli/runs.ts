@@ -37,8 +37,12 @@ export function runsSettings(
     target.timezone,
     'cli',
   );
-  const limit = parseLimit(flags.limit, 'cli', DEFAULT_RUNS_PER_MACHINE, MAX_RUNS_PER_MACHINE);
-  return { target, request: { applications, machines, perMachine: Math.max(1, limit) } };
+  const limit = parseLimit(flags.limit, 'cli', {
+    fallback: DEFAULT_RUNS_PER_MACHINE,
+    min: 1,
+    max: MAX_RUNS_PER_MACHINE,
+  });
+  return { target, request: { applications, machines, perMachine: limit } };
 }
 
 export async function runRuns(

@@ -10,7 +10,7 @@ import { errorText } from '../errors.js';
 import { openReader, type OpenReader } from '../read/connect.js';
 import type { FollowCursor } from '../read/follow.js';
 import { parseFilters, parseLimit, resolveReadTarget, type Filters, type ReadTarget } from '../read/options.js';
-import { pollNewRows, readFirstPage } from '../read/reader.js';
+import { pollNewRows, readLastRows } from '../read/reader.js';
 import type { StoredRow } from '../read/rows.js';
 import { addFilterOptions, addTargetOptions } from './flags.js';
 import { createPrettyPrinter } from './pretty.js';
@@ -50,7 +50,7 @@ export function tailSettings(flags: Record<string, unknown>, env: Record<string,
   return {
     target,
     filters: parseFilters(flags, target.timezone, 'cli'),
-    limit: parseLimit(flags.limit, 'cli', DEFAULT_TAIL_ROWS, MAX_TAIL_ROWS),
+    limit: parseLimit(flags.limit, 'cli', { fallback: DEFAULT_TAIL_ROWS, min: 0, max: MAX_TAIL_ROWS }),
     follow: flags.follow === true,
     json: flags.json === true,
   };
@@ -68,8 +68,8 @@ export async function runTail(
   const output = new Output(stdout, format);
   let reader = await openReader(settings.target, 'tail');
   try {
-    const request = { order: 'desc' as const, limit: settings.limit, withRecord: true };
-    const first = await readFirstPage(reader.client, reader.context, settings.filters, request);
+    const request = { limit: settings.limit, withRecord: true };
+    const first = await readLastRows(reader.client, reader.context, settings.filters, request);
     await output.print(first.rows.reverse());
     if (!settings.follow || output.closed) return 0;
     const stop = stopOnSignals(output);

@@ -161,9 +161,14 @@ export function resolveReadTarget(flags: Record<string, unknown>, env: Record<st
   return { connection, table, schema, timezone };
 }
 
-/** `--limit`: how many rows; `0` is allowed where following makes it mean "only new rows". */
-export function parseLimit(value: unknown, naming: ParameterNaming, fallback: number, max: number): number {
-  return wholeNumber({ value: emptyToUndefined(value), source: parameterLabel('limit', naming) }, fallback, 0, max);
+/** `--limit`: how many rows (tail allows 0: with --follow, only new rows) or runs (at least 1). */
+export function parseLimit(
+  value: unknown,
+  naming: ParameterNaming,
+  range: { fallback: number; min: number; max: number },
+): number {
+  const source = parameterLabel('limit', naming);
+  return wholeNumber({ value: emptyToUndefined(value), source }, range.fallback, range.min, range.max);
 }
 
 /** `--port`: 0 picks any free port. */

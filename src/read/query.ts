@@ -1,8 +1,10 @@
 /**
  * Filters → parameterised SQL. Every page is a keyset page on log_id (`log_id < $cursor ORDER BY
  * log_id DESC LIMIT n`), never OFFSET: the primary key finds the next page at the same cost however
- * deep the reader has scrolled, on the package's table and on OpenClone's alike. Values are always
- * parameters; the table name is quoted by qualifiedTable().
+ * deep the reader has scrolled, on the package's table and on OpenClone's alike. A page also stops
+ * at a window edge (`log_id >= $bound`): with a filter that matches few rows, no single query scans
+ * the whole table (see reader.ts). Values are always parameters; the table name is quoted by
+ * qualifiedTable().
  */
 import type { Filters } from './options.js';
 import { LEVELS } from './options.js';
@@ -29,6 +31,8 @@ export interface PageRequest {
   order: Order;
   /** Exclusive: the last log_id of the previous page. */
   cursor?: number | undefined;
+  /** Inclusive: the far edge of the window this page may scan (below the cursor when descending). */
+  bound?: number | undefined;
   limit: number;
   /** Include the record column (where the table has one). */
   withRecord: boolean;
@@ -90,9 +94,9 @@ export function whereClause(conditions: string[]): string {
 export function pageQuery(shape: TableShape, filters: Filters, request: PageRequest): SqlQuery {
   const params = new Parameters();
   const conditions = filterConditions(filters, shape, params);
-  if (request.cursor !== undefined) {
-    conditions.push(`log_id ${request.order === 'desc' ? '<' : '>'} ${params.add(request.cursor)}`);
-  }
+  const [before, beyond] = request.order === 'desc' ? ['<', '>='] : ['>', '<='];
+  if (request.cursor !== undefined) conditions.push(`log_id ${before} ${params.add(request.cursor)}`);
+  if (request.bound !== undefined) conditions.push(`log_id ${beyond} ${params.add(request.bound)}`);
   const text = `SELECT ${selectList(shape, request.withRecord)} FROM ${shape.qualified} ${whereClause(conditions)}
     ORDER BY log_id ${request.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${params.add(request.limit)}`;
   return { text, values: params.values };

@@ -39,6 +39,13 @@ export interface RunSummary {
 
 type RunKey = [application: string, machine: string, run: number];
 
+/** Which run: what the jump-to-run list needs, without counting rows. */
+export interface RunIdentity {
+  application_name: string;
+  machine_name: string;
+  run_number: number;
+}
+
 interface LevelCount {
   application_name: string;
   machine_name: string;
@@ -159,24 +166,53 @@ async function countChosenRuns(client: pg.ClientBase, shape: TableShape, runs: R
   return result.rows;
 }
 
-/** No run index (OpenClone's table): one aggregate pass over the rows of the applications asked for. */
-async function countAllRuns(client: pg.ClientBase, shape: TableShape, request: RunsRequest): Promise<LevelCount[]> {
-  const params = new Parameters();
+/** WHERE clause for the applications and machines asked for. */
+function selection(request: RunsRequest, params: Parameters): string {
   const conditions = [
     ...(request.applications.length > 0 ? [`application_name = ANY(${params.add(request.applications)}::text[])`] : []),
     ...(request.machines.length > 0 ? [`machine_name = ANY(${params.add(request.machines)}::text[])`] : []),
   ];
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+  return conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+}
+
+/** No run index (OpenClone's table): one aggregate pass over the rows of the applications asked for. */
+async function countAllRuns(client: pg.ClientBase, shape: TableShape, request: RunsRequest): Promise<LevelCount[]> {
+  const params = new Parameters();
   const result = await client.query<LevelCount>(
     `SELECT application_name, machine_name, run_number, ${COUNT_COLUMNS}
-       FROM ${shape.qualified} ${where} GROUP BY application_name, machine_name, run_number, level`,
+       FROM ${shape.qualified} ${selection(request, params)} GROUP BY application_name, machine_name, run_number, level`,
     params.values,
   );
   return result.rows;
 }
 
-const runId = (run: { application_name: string; machine_name: string; run_number: number }) =>
-  JSON.stringify([run.application_name, run.machine_name, run.run_number]);
+/**
+ * The last runs of each application on each machine, without counting their rows: for the viewer's
+ * jump-to-run list. Index probes only on the package's table; one pass on OpenClone's.
+ */
+export async function listRunIdentities(
+  client: pg.ClientBase,
+  shape: TableShape,
+  request: RunsRequest,
+): Promise<RunIdentity[]> {
+  if (shape.hasRunIndex) {
+    const keys = await chooseRunsByIndex(client, shape, request);
+    const runs = keys.map(([application_name, machine_name, run_number]) => ({
+      application_name,
+      machine_name,
+      run_number,
+    }));
+    return lastRunsPerMachine(runs, request.perMachine);
+  }
+  const params = new Parameters();
+  const result = await client.query<RunIdentity>(
+    `SELECT DISTINCT application_name, machine_name, run_number FROM ${shape.qualified} ${selection(request, params)}`,
+    params.values,
+  );
+  return lastRunsPerMachine(result.rows, request.perMachine);
+}
+
+const runId = (run: RunIdentity) => JSON.stringify([run.application_name, run.machine_name, run.run_number]);
 
 /** LogWeaver's levels in their order, any other label after them. */
 function levelRank(level: string): number {
@@ -218,14 +254,14 @@ function foldLevels(counts: LevelCount[], timezone: string): RunSummary[] {
 }
 
 /** Sorted by application, machine and run; the last `perMachine` runs of each. */
-function lastRunsPerMachine(runs: RunSummary[], perMachine: number): RunSummary[] {
+function lastRunsPerMachine<Run extends RunIdentity>(runs: Run[], perMachine: number): Run[] {
   const sorted = [...runs].sort(
     (a, b) =>
       a.application_name.localeCompare(b.application_name) ||
       a.machine_name.localeCompare(b.machine_name) ||
       a.run_number - b.run_number,
   );
-  const byMachine = new Map<string, RunSummary[]>();
+  const byMachine = new Map<string, Run[]>();
   for (const run of sorted) {
     const key = JSON.stringify([run.application_name, run.machine_name]);
     byMachine.set(key, [...(byMachine.get(key) ?? []), run]);

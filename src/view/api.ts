@@ -8,7 +8,7 @@
  *                                 first page); `at` starts the page at that log_id, inclusive
  *   GET /api/follow?filters&cursor=TOKEN   rows committed since: { rows, cursor }
  *   GET /api/rows/ID              one row with its record (the details view)
- *   GET /api/runs?application&machine&limit   runs, for jumping to one
+ *   GET /api/runs?application&machine&limit   the last runs (no counts), for jumping to one
  */
 import type pg from 'pg';
 import { OptionError } from '../errors.js';
@@ -16,7 +16,7 @@ import { decodeCursor, encodeCursor } from '../read/follow.js';
 import { parseFilters, parseLimit, parseLogId, parseOrder, type Filters, type RawFilters } from '../read/options.js';
 import type { PageRequest } from '../read/query.js';
 import { pollNewRows, readFirstPage, readPage, readRow, type ReadContext } from '../read/reader.js';
-import { listMachines, listRuns } from '../read/runs.js';
+import { listMachines, listRunIdentities } from '../read/runs.js';
 
 export const PAGE_ROWS = 250;
 const DEFAULT_RUNS_PER_MACHINE = 20;
@@ -80,8 +80,12 @@ const follow: Handler = async (client, context, query) => {
 
 const runs: Handler = async (client, context, query) => {
   const { applications, machines } = filtersOf(context, query);
-  const limit = parseLimit(query.get('limit') ?? undefined, 'api', DEFAULT_RUNS_PER_MACHINE, MAX_RUNS_PER_MACHINE);
-  return { runs: await listRuns(client, context, { applications, machines, perMachine: Math.max(1, limit) }) };
+  const limit = parseLimit(query.get('limit') ?? undefined, 'api', {
+    fallback: DEFAULT_RUNS_PER_MACHINE,
+    min: 1,
+    max: MAX_RUNS_PER_MACHINE,
+  });
+  return { runs: await listRunIdentities(client, context.shape, { applications, machines, perMachine: limit }) };
 };
 
 function rowById(logId: number): Handler {
