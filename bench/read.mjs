@@ -10,9 +10,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { CHROMIUM_FLAGS } from '../support/chromium.mjs';
 import { startPrivateServer } from '../support/private-postgres.mjs';
 import { parseFilters } from '../dist/read/options.js';
 import { pageQuery } from '../dist/read/query.js';
+import { WINDOW_IDS } from '../dist/read/reader.js';
 import { detectShape } from '../dist/read/table.js';
 import { listRuns } from '../dist/read/runs.js';
 
@@ -130,6 +132,20 @@ async function timeRequest(base, path) {
   return { ms: performance.now() - started, body };
 }
 
+/** Follows `next` from the first page until `done(rows so far, page)`; ms in all. */
+async function walkPages(base, query, done = (_, page) => page.next === undefined) {
+  const started = performance.now();
+  let { body } = await timeRequest(base, `/api/rows?${query}`);
+  let rows = body.rows.length;
+  while (!done(rows, body)) {
+    ({ body } = await timeRequest(base, `/api/rows?${query}&cursor=${body.next}`));
+    rows += body.rows.length;
+  }
+  return performance.now() - started;
+}
+
+const firstRowsShown = (rows, page) => rows > 0 || page.next === undefined;
+
 /** The scans of a plan, e.g. "Index Scan Backward using log_pkey". */
 function scans(plan) {
   const found = [];
@@ -162,25 +178,24 @@ async function explainQueries(url, schema) {
   return withClient(url, async (client) => {
     const shape = await detectShape(client, { schema, table: 'log' });
     const filters = (raw) => parseFilters(raw, 'UTC', 'api');
+    // The first window of each, as the viewer's first page runs it (reader.ts).
+    const top = Number((await client.query(`SELECT max(log_id) AS max FROM ${shape.qualified}`)).rows[0].max) + 1;
+    const page = (raw, cursor = top) =>
+      pageQuery(shape, filters(raw), {
+        order: 'desc',
+        cursor,
+        bound: cursor - WINDOW_IDS,
+        limit: 250,
+        withRecord: false,
+      });
     const queries = {
-      'newest 250': pageQuery(shape, filters({}), { order: 'desc', limit: 250, withRecord: false }),
-      'filtered 250': pageQuery(shape, filters(FILTER), { order: 'desc', limit: 250, withRecord: false }),
-      'next page deep in the table': pageQuery(shape, filters({}), {
-        order: 'desc',
-        cursor: 500_000,
-        limit: 250,
-        withRecord: false,
-      }),
-      'one run': pageQuery(shape, filters({ application: 'svc-b', run: '25' }), {
-        order: 'desc',
-        limit: 250,
-        withRecord: false,
-      }),
-      'last hour of the data': pageQuery(shape, filters({ since: '2026-10-29T23:00:00Z' }), {
-        order: 'desc',
-        limit: 250,
-        withRecord: false,
-      }),
+      'newest 250': page({}),
+      [`filtered (${new URLSearchParams(FILTER)}), one window`]: page(FILTER),
+      'next page deep in the table': page({}, 500_000),
+      'one run (svc-b run 25), first window': page({ application: 'svc-b', run: '25' }),
+      'one run (svc-b run 25), its window': page({ application: 'svc-b', run: '25' }, 520_000),
+      'latest run of svc-b': page({ application: 'svc-b', run: 'latest' }),
+      'last hour of the data': page({ since: '2026-10-29T23:00:00Z' }),
     };
     const lines = [];
     for (const [name, query] of Object.entries(queries)) {
@@ -246,6 +261,14 @@ async function measureTable(url, schema) {
       (await repeat(() => timeRequest(viewer.url, `/api/rows?${query}`))).map((s) => s.ms),
     );
     record(
+      'API filtered: pages until the first rows',
+      await repeat(() => walkPages(viewer.url, query, firstRowsShown)),
+    );
+    record(
+      'API filtered: every page to the end of the table (scrolling to the end)',
+      await repeat(() => walkPages(viewer.url, query)),
+    );
+    record(
       'API next page at log_id 500,000',
       (await repeat(() => timeRequest(viewer.url, '/api/rows?cursor=500000'))).map((s) => s.ms),
     );
@@ -282,15 +305,7 @@ async function measurePage(url) {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: CHROMIUM_FLAGS,
   });
   const load = [];
   const filtered = [];

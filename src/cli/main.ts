@@ -6,7 +6,6 @@ import { Command, Option } from 'commander';
 import { OptionError, errorText } from '../errors.js';
 import { resolveOptions, type LogweaverOptions } from '../options.js';
 import { addTargetOptions } from './flags.js';
-import { runPipe } from './pipe.js';
 import { runsCommand } from './runs.js';
 import { applySchema, printSchema } from './schema.js';
 import { tailCommand } from './tail.js';
@@ -56,6 +55,8 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .action(async (flags: Record<string, unknown>) => {
       const options = resolveOptions(toOptions(flags), process.env, 'cli');
+      // Loaded here: the reading commands start faster without the writing pipeline.
+      const { runPipe } = await import('./pipe.js');
       process.exitCode = await runPipe(options, {
         stdin: process.stdin,
         stdout: process.stdout,

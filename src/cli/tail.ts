@@ -13,7 +13,6 @@ import { parseFilters, parseLimit, resolveReadTarget, type Filters, type ReadTar
 import { pollNewRows, readLastRows } from '../read/reader.js';
 import type { StoredRow } from '../read/rows.js';
 import { addFilterOptions, addTargetOptions } from './flags.js';
-import { createPrettyPrinter } from './pretty.js';
 
 export const DEFAULT_TAIL_ROWS = 100;
 const MAX_TAIL_ROWS = 100_000;
@@ -61,10 +60,7 @@ export async function runTail(
   stdout: Writable & { isTTY?: boolean },
   stderr: Writable,
 ): Promise<number> {
-  const colorize = stdout.isTTY === true && !process.env.NO_COLOR;
-  const format = settings.json
-    ? (row: StoredRow) => `${JSON.stringify(row)}\n`
-    : createPrettyPrinter(settings.target.timezone, colorize);
+  const format = settings.json ? jsonLine : await prettyLine(settings.target.timezone, stdout);
   const output = new Output(stdout, format);
   let reader = await openReader(settings.target, 'tail');
   try {
@@ -82,6 +78,14 @@ export async function runTail(
   } finally {
     await reader.close();
   }
+}
+
+const jsonLine = (row: StoredRow) => `${JSON.stringify(row)}\n`;
+
+/** pino-pretty, loaded only when used (--json output starts sooner without it); colours on a terminal. */
+async function prettyLine(timezone: string, stdout: { isTTY?: boolean }): Promise<(row: StoredRow) => string> {
+  const { createPrettyPrinter } = await import('./pretty.js');
+  return createPrettyPrinter(timezone, stdout.isTTY === true && !process.env.NO_COLOR);
 }
 
 /** Polls until stopped; on a failure, says so and reconnects. Returns the reader in use at the end. */

@@ -64,21 +64,23 @@ export function filterConditions(filters: Filters, shape: TableShape, params: Pa
 }
 
 /**
- * The run of the newest row of each application asked for (of the newest row of all when none):
- * one backward step on the primary key per application, re-evaluated at each query, so that
- * `tail --follow --run latest` moves on to the next run when the application restarts.
+ * The run of the newest row of each application asked for (of the newest row of all when none),
+ * re-evaluated at each query, so that `tail --follow --run latest` moves on to the next run when the
+ * application restarts. An application's newest row is one probe of the (application_name,
+ * timestamp) index where it exists; OpenClone's table walks the primary key back to it.
  */
 function latestRunCondition(filters: Filters, shape: TableShape, params: Parameters): string {
   const machines = filters.machines.length > 0 ? `AND machine_name = ANY(${params.add(filters.machines)}::text[])` : '';
-  const newest = (where: string) =>
+  const newest = (where: string, order: string) =>
     `SELECT application_name, machine_name, run_number FROM ${shape.qualified}
-      WHERE ${where} ${machines} ORDER BY log_id DESC LIMIT 1`;
+      WHERE ${where} ${machines} ORDER BY ${order} LIMIT 1`;
   if (filters.applications.length === 0) {
-    return `(application_name, machine_name, run_number) IN (${newest('true')})`;
+    return `(application_name, machine_name, run_number) IN (${newest('true', 'log_id DESC')})`;
   }
+  const order = shape.hasApplicationTimeIndex ? '"timestamp" DESC, log_id DESC' : 'log_id DESC';
   return `(application_name, machine_name, run_number) IN (
     SELECT latest.* FROM unnest(${params.add(filters.applications)}::text[]) AS wanted(name)
-      CROSS JOIN LATERAL (${newest('application_name = wanted.name')}) AS latest)`;
+      CROSS JOIN LATERAL (${newest('application_name = wanted.name', order)}) AS latest)`;
 }
 
 /** LIKE treats % _ and \ specially; the text is searched for as it is. */

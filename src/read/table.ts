@@ -17,6 +17,8 @@ export interface TableShape {
   runsTable: string | undefined;
   /** A btree index led by (application_name, machine_name, run_number): runs are listed through it. */
   hasRunIndex: boolean;
+  /** A btree index led by (application_name, timestamp): an application's newest row is one probe. */
+  hasApplicationTimeIndex: boolean;
 }
 
 /** The columns every reader shows, in the table's order. */
@@ -42,6 +44,7 @@ export async function detectShape(client: pg.ClientBase, name: TableName): Promi
     hasRecord: columns.has(RECORD_COLUMN),
     runsTable: (await readable(client, qualifiedRunsTable(name))) ? qualifiedRunsTable(name) : undefined,
     hasRunIndex: await hasIndexLedBy(client, qualified, ['application_name', 'machine_name', 'run_number']),
+    hasApplicationTimeIndex: await hasIndexLedBy(client, qualified, ['application_name', 'timestamp']),
   };
 }
 
