@@ -5,8 +5,10 @@
  * when two writers COPY at once, the one holding the lower ids may commit after a poll has already
  * seen the other's higher ids. The cursor therefore also keeps the snapshot of the previous poll;
  * each poll returns, besides the rows above `boundary`, the rows in the last LOOKBACK_IDS ids below
- * it whose inserting transaction that snapshot did not see (committed since). A row whose
- * transaction stayed open while more than LOOKBACK_IDS later ids were written is the one case left.
+ * it whose inserting transaction that snapshot did not see (committed since). Left uncaught: a row
+ * whose transaction stayed open while more than LOOKBACK_IDS later ids were written, and a row
+ * inserted inside a SAVEPOINT (its xid is a subtransaction's, which a txid_snapshot does not list;
+ * neither this package's writer nor LogWeaver inserts log rows in one).
  *
  * Cursor (all three from one REPEATABLE READ snapshot):
  * - boundary: the table's highest log_id the snapshot saw; every row at or below it that matches

@@ -62,7 +62,9 @@ const rows: Handler = async (client, context, query) => {
   const order = parseOrder(query.get('order') ?? undefined);
   const cursor = parseLogId(query.get('cursor') ?? undefined, 'cursor');
   const at = parseLogId(query.get('at') ?? undefined, 'at');
-  if (cursor !== undefined && at !== undefined) throw new OptionError('give cursor or at, not both');
+  if (cursor !== undefined && at !== undefined) {
+    throw new OptionError(`give cursor or at, not both; got cursor=${cursor} and at=${at}`);
+  }
   const request: PageRequest = { order, limit: PAGE_ROWS, withRecord: false };
   if (cursor !== undefined) return readPage(client, context, filters, { ...request, cursor });
   // `at` is inclusive: start just past it.
