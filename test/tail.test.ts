@@ -195,6 +195,30 @@ describe('logweaver-pino tail (pino-pretty)', () => {
   });
 });
 
+describe('logweaver-pino tail: what the logs contain cannot drive the terminal', () => {
+  it('strips control characters from messages, tags and levels in pino-pretty output', async () => {
+    await insertRows(db.url, [
+      {
+        application: 'escape',
+        message: 'red \u001b[31malert\u001b[0m\u0007 done\nsecond line',
+        tags: 'a\u001b[2Jb',
+        level: 'WARN\u001b[5mING',
+        time: '2026-11-28T13:00:00.000Z',
+      },
+    ]);
+    const stdout = await tail('--application', 'escape');
+    expect(stdout).toMatch(
+      / WARN\[5mING \(escape run 1 on gpu-1\): red \[31malert\[0m done \[a\[2Jb\] #\d+\nsecond line\n$/,
+    );
+    // eslint-disable-next-line no-control-regex
+    expect(stdout).not.toMatch(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/);
+    // --json keeps the text exactly, escaped as JSON.
+    expect(jsonLines<StoredRow>(await tail('--json', '--application', 'escape'))[0]?.message).toBe(
+      'red \u001b[31malert\u001b[0m\u0007 done\nsecond line',
+    );
+  });
+});
+
 describe('logweaver-pino tail --follow', () => {
   it('prints a row inserted after it started, and exits 0 on Ctrl-C', async () => {
     const follower = startCli(['tail', '--follow', '--json', '--limit', '1', '--application', 'follow'], {

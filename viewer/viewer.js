@@ -16,7 +16,8 @@ const state = {
   shown: new Map(),
   /** Bumped by every reload: answers to older requests are dropped. */
   generation: 0,
-  loading: false,
+  /** The generation whose next page is being fetched (an older one does not hold up a newer one). */
+  loading: null,
   polling: false,
   /** The log id gone to, while that view lasts. */
   at: null,
@@ -134,7 +135,9 @@ function addRows(rows, fresh) {
 
 function updateStatus() {
   const count = state.shown.size;
-  const end = state.next === null ? 'end of the log' : 'scroll for more';
+  // A rare filter can leave whole windows of the table without a match: say where the search is.
+  const searching = count === 0 ? `searching from log id ${state.next}…` : 'scroll for more';
+  const end = state.next === null ? 'end of the log' : searching;
   const live = byId('live').checked ? ' · live tail on' : '';
   byId('status').textContent = `${count} row${count === 1 ? '' : 's'} · ${end}${live}`;
 }
@@ -170,9 +173,9 @@ async function reload() {
 
 async function loadMore() {
   const params = filterParams();
-  if (state.loading || state.next === null || !params) return;
+  if (state.loading === state.generation || state.next === null || !params) return;
   const generation = state.generation;
-  state.loading = true;
+  state.loading = generation;
   try {
     params.set('order', state.order);
     params.set('cursor', String(state.next));
@@ -181,14 +184,14 @@ async function loadMore() {
     state.next = page.next ?? null;
     addRows(page.rows, false);
   } finally {
-    state.loading = false;
+    if (state.loading === generation) state.loading = null;
   }
 }
 
 /** Infinite scroll: pages are fetched while the end of the list is on screen. */
 async function loadWhileVisible() {
   const near = () => byId('status').getBoundingClientRect().top < window.innerHeight + 200;
-  while (state.next !== null && near() && !state.loading) {
+  while (state.next !== null && near() && state.loading !== state.generation) {
     const before = state.next;
     await loadMore();
     if (state.next === before) break;

@@ -13,6 +13,14 @@ import { formatTimestampForPeople } from '../read/time.js';
 
 type Colors = Record<string, (text: string) => string>;
 
+/**
+ * Control characters other than tab and newline, as pino-pretty strips them: logged text must not
+ * move the cursor or recolour the terminal. (pino-pretty does not strip what messageFormat returns.)
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g;
+const safe = (text: string) => text.replace(UNSAFE_CONTROL, '');
+
 /** The fields prettyObject() adds, as the formatters receive them. */
 interface PrettyRecord {
   msg: string;
@@ -58,8 +66,8 @@ export function createPrettyPrinter(timezone: string, colorize: boolean): (row: 
       const { msg, tags, thirdParty, log_id } = log as unknown as PrettyRecord;
       const gray = (colors as unknown as Colors).gray ?? ((text: string) => text);
       // After the first line of the message: a stack trace may follow it.
-      const [firstLine, ...more] = msg.split('\n');
-      const suffix = gray(`${tags ? ` [${tags}]` : ''}${thirdParty ? ' (third-party)' : ''} #${log_id}`);
+      const [firstLine, ...more] = safe(msg).split('\n');
+      const suffix = gray(`${tags ? ` [${safe(tags)}]` : ''}${thirdParty ? ' (third-party)' : ''} #${log_id}`);
       return [`${firstLine}${suffix}`, ...more].join('\n');
     },
   });
@@ -69,7 +77,7 @@ export function createPrettyPrinter(timezone: string, colorize: boolean): (row: 
 function paint(colors: Colors, level: string): string {
   const color = LEVEL_COLORS[level];
   const paintWith = (color && colors[color]) || colors.white;
-  return paintWith ? paintWith(level) : level;
+  return paintWith ? paintWith(safe(level)) : safe(level);
 }
 
 /** The shape pino-pretty expects: a Pino record. */

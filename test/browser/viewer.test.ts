@@ -262,17 +262,29 @@ describe('the log viewer on an OpenClone table', () => {
       'openclone.log',
       false,
     );
+    // A row far above the others: more than one scan window (100,000 ids) lies between them.
+    await db.query(`INSERT INTO openclone.log (log_id, run_number, application_name, open_clone_log, "timestamp", message,
+                      tags, level, machine_name, ip_address)
+                    VALUES (300000, 8, 'SadTalker', true, '2026-11-28T15:00:00Z', 'far above', '', 'INFO', 'gpu-box', '10.0.0.5')`);
     openclone = await startViewerProcess(db.url, '--schema', 'openclone');
   });
   afterAll(() => openclone?.cli.kill());
 
   it('shows its rows, filters them and shows details without a record', async () => {
     await page.goto(openclone.url);
-    await expectShown([2, 1]);
+    await expectShown([300000, 2, 1]);
     await page.selectOption('#level', 'ERROR');
     await expectShown([2]);
     await page.click('#rows tbody tr[data-id="2"]');
     await expect.poll(() => page.locator('#details-message').textContent()).toBe('face not found');
     expect(await page.locator('#details-record').isVisible()).toBe(false);
+  });
+
+  it('goes on through empty windows of the table until it finds matching rows, without scrolling', async () => {
+    await page.goto(openclone.url);
+    await expectShown([300000, 2, 1]);
+    await page.fill('#text', 'talking');
+    await expectShown([1]);
+    expect(await page.locator('#status').textContent()).toBe('1 row · end of the log');
   });
 });
