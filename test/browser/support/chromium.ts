@@ -11,16 +11,16 @@ import { CHROMIUM_FLAGS } from '../../../support/chromium.mjs';
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 /** The browser to use, or an error that says how to get one. */
-export function findChromium(env: Record<string, string | undefined> = process.env): string {
+export function findChromium(env: Record<string, string | undefined> = process.env, candidates = CANDIDATES): string {
   const configured = env.CHROMIUM_PATH;
   if (configured) {
     if (existsSync(configured)) return configured;
     throw new Error(`CHROMIUM_PATH is ${configured}, which does not exist`);
   }
-  const found = CANDIDATES.find((path) => existsSync(path));
+  const found = candidates.find((path) => existsSync(path));
   if (found) return found;
   throw new Error(
-    `the browser tests need Chromium and found none at ${CANDIDATES.join(', ')}: install it with ` +
+    `the browser tests need Chromium and found none at ${candidates.join(', ')}: install it with ` +
       '`apt-get install -y chromium` (Debian; `apt-get update` first), or set CHROMIUM_PATH to a Chromium binary',
   );
 }
