@@ -14,7 +14,7 @@ import { pollNewRows, readLastRows } from '../read/reader.js';
 import type { StoredRow } from '../read/rows.js';
 import { addFilterOptions, addTargetOptions } from './flags.js';
 
-export const DEFAULT_TAIL_ROWS = 100;
+const DEFAULT_TAIL_ROWS = 100;
 const MAX_TAIL_ROWS = 100_000;
 const POLL_INTERVAL_MS = 500;
 const FOLLOW_BATCH_ROWS = 1_000;

@@ -11,7 +11,7 @@ import type { ReadContext } from './reader.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Every read is a bounded page; one that takes longer than this is reported, not waited for. */
-export const READ_STATEMENT_TIMEOUT_MS = 30_000;
+const READ_STATEMENT_TIMEOUT_MS = 30_000;
 
 export function readerConfig(target: ReadTarget, purpose: string): pg.ClientConfig {
   return {

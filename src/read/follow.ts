@@ -29,7 +29,7 @@ export interface FollowCursor {
 }
 
 /** How far below the boundary a late commit is still found (the writer's batches are 2,000 rows). */
-export const LOOKBACK_IDS = 10_000;
+const LOOKBACK_IDS = 10_000;
 
 const EPOCH = 2n ** 32n;
 

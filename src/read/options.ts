@@ -58,7 +58,7 @@ export interface RawFilters {
 /** `--third-party` on the command line, `thirdParty` in the viewer's API. */
 export type ParameterNaming = 'cli' | 'api';
 
-export function parameterLabel(name: string, naming: ParameterNaming): string {
+function parameterLabel(name: string, naming: ParameterNaming): string {
   if (naming === 'api') return name;
   return `--${name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
 }

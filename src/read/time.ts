@@ -3,7 +3,7 @@
  * configured `timezone` option; timestamps printed in that zone with their offset (as LogWeaver's
  * US/Eastern timestamps were), so that what is printed can be typed back.
  */
-import { DateTime, Duration } from 'luxon';
+import { DateTime } from 'luxon';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -44,12 +44,4 @@ export function formatTimestamp(date: Date, timezone: string): string {
 /** `2026-11-28 09:00:00.000 -05:00`: the same, easier on the eye in a terminal. */
 export function formatTimestampForPeople(date: Date, timezone: string): string {
   return DateTime.fromJSDate(date, { zone: zoneOf(timezone) }).toFormat('yyyy-MM-dd HH:mm:ss.SSS ZZ');
-}
-
-/** `1h 02m 03s`, for how long a run lasted. */
-export function formatSpan(milliseconds: number): string {
-  const span = Duration.fromMillis(Math.max(0, milliseconds));
-  if (milliseconds < 60_000) return span.toFormat("s.SSS's'");
-  if (milliseconds < 3_600_000) return span.toFormat("m'm' ss's'");
-  return span.toFormat("h'h' mm'm' ss's'");
 }
