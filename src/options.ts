@@ -112,7 +112,7 @@ const ADDED_BY_PINO = new Set(['pinoWillSendConfig']);
 /** How option names appear in messages: as transport options, or as the CLI's flags. */
 export type OptionNaming = 'transport' | 'cli';
 
-interface Picked {
+export interface Picked {
   value: unknown;
   /** The option, flag or variable the value came from, for messages. */
   source: string;
@@ -181,7 +181,7 @@ function asOptionObject(raw: unknown, naming: OptionNaming): Partial<Record<Opti
   return raw;
 }
 
-function text({ value, source }: Picked): string | undefined {
+export function text({ value, source }: Picked): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new OptionError(`${source} must be a string, got ${describe(value)}`);
   const trimmed = value.trim();
@@ -200,7 +200,7 @@ function identifier(picked: Picked, fallback: string, maxBytes: number): string 
   return name;
 }
 
-function wholeNumber({ value, source }: Picked, fallback: number, min: number, max: number): number {
+export function wholeNumber({ value, source }: Picked, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
@@ -209,7 +209,7 @@ function wholeNumber({ value, source }: Picked, fallback: number, min: number, m
   return number;
 }
 
-function booleanOption({ value, source }: Picked, fallback: boolean): boolean {
+export function booleanOption({ value, source }: Picked, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value === 'boolean') return value;
   if (typeof value === 'string') {

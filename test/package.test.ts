@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { ROOT, run, runNode } from './support/spawn.js';
+import { ROOT, run, runNode, startCli } from './support/spawn.js';
 
 let db: TestDatabase;
 let app: string;
@@ -44,6 +44,22 @@ describe('the packed package', () => {
       "SELECT count(*)::int AS n FROM log WHERE application_name = 'packed-app' AND message = 'from the packed package'",
     );
     expect(stored).toEqual({ n: 25 });
+  });
+
+  it('ships the log viewer page with its binary', async () => {
+    const viewer = startCli(
+      ['view', '--port', '0'],
+      { DATABASE_URL: db.url },
+      join(app, 'node_modules/.bin/logweaver-pino'),
+    );
+    try {
+      await viewer.waitForOutput((stdout) => / at http:\/\/\S+\/ /.test(stdout));
+      const url = (/ at (http:\/\/\S+\/) /.exec(viewer.stdout()) as RegExpExecArray)[1] as string;
+      for (const asset of ['', 'viewer.js', 'viewer.css']) expect((await fetch(new URL(asset, url))).status).toBe(200);
+      expect(await viewer.interrupt()).toBe(0);
+    } finally {
+      viewer.kill();
+    }
   });
 
   it('ships its binary', async () => {

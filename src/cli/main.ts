@@ -5,20 +5,18 @@
 import { Command, Option } from 'commander';
 import { OptionError, errorText } from '../errors.js';
 import { resolveOptions, type LogweaverOptions } from '../options.js';
-import { runPipe } from './pipe.js';
+import { addTargetOptions } from './flags.js';
+import { runsCommand } from './runs.js';
 import { applySchema, printSchema } from './schema.js';
+import { tailCommand } from './tail.js';
+import { viewCommand } from './view.js';
 
 /** Exit code for bad options, as for other usage errors. */
 export const EXIT_USAGE = 2;
 
-/** Flags shared by every command that talks to the database. */
+/** Flags shared by the commands that write: where the table is, and the application writing. */
 function addConnectionOptions(command: Command): Command {
-  return command
-    .option('--database-url <url>', 'PostgreSQL URL (else LOGWEAVER_DATABASE_URL, DATABASE_URL, PG*, OpenClone_*)')
-    .option('--application <name>', 'application name (LOGWEAVER_APPLICATION)')
-    .option('--schema <name>', 'schema of the log table (LOGWEAVER_SCHEMA, default public)')
-    .option('--table <name>', 'log table (LOGWEAVER_TABLE, default log)')
-    .option('--timezone <zone>', 'IANA time zone for timestamps (LOGWEAVER_TIMEZONE, default: system)');
+  return addTargetOptions(command).option('--application <name>', 'application name (LOGWEAVER_APPLICATION)');
 }
 
 function addWriterOptions(command: Command): Command {
@@ -58,6 +56,8 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .action(async (flags: Record<string, unknown>) => {
       const options = resolveOptions(toOptions(flags), process.env, 'cli');
+      // Loaded here: the reading commands start faster without the writing pipeline.
+      const { runPipe } = await import('./pipe.js');
       process.exitCode = await runPipe(options, {
         stdin: process.stdin,
         stdout: process.stdout,
@@ -78,6 +78,9 @@ export function buildProgram(): Command {
       process.stdout.write(`${await applySchema(resolveOptions(toOptions(flags), process.env, 'cli'))}\n`);
     },
   );
+  program.addCommand(tailCommand());
+  program.addCommand(runsCommand());
+  program.addCommand(viewCommand());
   return program;
 }
 

@@ -70,3 +70,64 @@ export function runNode(script: string, args: string[] = [], options: RunOptions
 export function runCli(args: string[], options: RunOptions = {}): Promise<Finished> {
   return runNode(CLI, args, options);
 }
+
+export interface RunningCli {
+  /** Everything printed on stdout so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stdout satisfies the check (polled every 20 ms). */
+  waitForOutput(check: (stdout: string) => boolean, timeoutMs?: number): Promise<void>;
+  /** Sends SIGINT, as Ctrl-C does, and resolves with the exit code. */
+  interrupt(): Promise<number | null>;
+  /** Kills it if a test failed before interrupting it. */
+  kill(): void;
+}
+
+/** The CLI left running (tail --follow, view), for tests that act while it runs; `bin`: another copy of it. */
+export function startCli(args: string[], env: Record<string, string | undefined> = {}, bin = CLI): RunningCli {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: cleanEnv(env),
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    waitForOutput: async (check, timeoutMs = 15_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!check(stdout)) {
+        if (Date.now() > deadline) throw new Error(`output not seen in time; stdout: ${stdout}\nstderr: ${stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    interrupt: async () => {
+      child.kill('SIGINT');
+      return exited;
+    },
+    kill: () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** The CLI's stdout; throws, with its stderr, unless it exited 0 and printed nothing on stderr. */
+export async function cliStdout(args: string[], options: RunOptions = {}): Promise<string> {
+  const result = await runCli(args, options);
+  if (result.code !== 0 || result.stderr !== '') {
+    throw new Error(`logweaver-pino ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+/** Each non-empty line parsed as JSON. */
+export function jsonLines<T>(stdout: string): T[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as T);
+}

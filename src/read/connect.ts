@@ -1,0 +1,53 @@
+/**
+ * Connections of the reading commands: the writer's connection settings, a name that shows in
+ * pg_stat_activity, and timeouts so that a slow query fails with a message instead of hanging.
+ * Connection failures name the database (never its password), as the writer's do.
+ */
+import pg from 'pg';
+import { errorText } from '../errors.js';
+import type { ReadTarget } from './options.js';
+import { detectShape } from './table.js';
+import type { ReadContext } from './reader.js';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Every read is a bounded page; one that takes longer than this is reported, not waited for. */
+const READ_STATEMENT_TIMEOUT_MS = 30_000;
+
+export function readerConfig(target: ReadTarget, purpose: string): pg.ClientConfig {
+  return {
+    ...target.connection.config,
+    password: target.connection.config.password,
+    application_name: `logweaver-pino ${purpose}`,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: READ_STATEMENT_TIMEOUT_MS,
+    keepAlive: true,
+  };
+}
+
+/** Adds where the database is to a failure, so the person knows which settings to look at. */
+export function withDatabase(error: unknown, target: ReadTarget): Error {
+  return new Error(`${errorText(error)}, connecting as ${target.connection.description}`, { cause: error });
+}
+
+export interface OpenReader {
+  client: pg.Client;
+  context: ReadContext;
+  close(): Promise<void>;
+}
+
+/** Connects and learns the table's shape; the caller closes. */
+export async function openReader(target: ReadTarget, purpose: string): Promise<OpenReader> {
+  const client = new pg.Client(readerConfig(target, purpose));
+  // A dropped connection surfaces as the failure of the query in flight; without a listener the
+  // 'error' event would end the process with a stack trace instead.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const shape = await detectShape(client, { schema: target.schema, table: target.table });
+    const close = () => client.end().catch(() => undefined);
+    return { client, context: { shape, timezone: target.timezone }, close };
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw withDatabase(error, target);
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The log viewer's HTTP server (node:http): the page's three files, from the package's `viewer/`
+ * directory, and the JSON API (api.ts) over a small pool of read connections.
+ *
+ * It listens on 127.0.0.1 unless told otherwise and has no login, so it refuses requests whose Host
+ * is not the address it serves (a web page elsewhere cannot reach it through DNS rebinding), and
+ * the page's Content-Security-Policy lets only the package's own script run — also when the user
+ * asks for HTML in messages to be rendered.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { errorText, OptionError } from '../errors.js';
+import { readerConfig, withDatabase } from '../read/connect.js';
+import type { ReadTarget } from '../read/options.js';
+import type { ReadContext } from '../read/reader.js';
+import { detectShape } from '../read/table.js';
+import { apiHandler, NotFound } from './api.js';
+
+export interface ViewerSettings {
+  target: ReadTarget;
+  host: string;
+  port: number;
+}
+
+export interface RunningViewer {
+  url: string;
+  context: ReadContext;
+  close(): Promise<void>;
+}
+
+/** tsc does not copy these: they live in the package's top-level viewer/ directory. */
+const ASSET_DIRECTORY = new URL('../../viewer/', import.meta.url);
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/viewer.js': { file: 'viewer.js', type: 'text/javascript; charset=utf-8' },
+  '/viewer.css': { file: 'viewer.css', type: 'text/css; charset=utf-8' },
+};
+
+/**
+ * Scripts only from this server (no inline script, no event-handler attributes: logged HTML cannot
+ * run code); images from anywhere, since OpenClone's services log <img> tags on purpose.
+ */
+const PAGE_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  'img-src * data: blob:',
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const POOL_SIZE = 4;
+
+export async function startViewer(settings: ViewerSettings): Promise<RunningViewer> {
+  const assets = loadAssets();
+  const pool = new pg.Pool({ ...readerConfig(settings.target, 'view'), max: POOL_SIZE });
+  pool.on('error', () => undefined); // an idle connection that drops is replaced at the next request
+  const context = await connectContext(pool, settings.target);
+  const server = createServer((request, response) => {
+    void handle(request, response, { pool, context, assets, host: settings.host });
+  });
+  await listen(server, settings);
+  const url = `http://${urlHost(settings.host)}:${(server.address() as AddressInfo).port}/`;
+  return {
+    url,
+    context,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await pool.end();
+    },
+  };
+}
+
+function loadAssets(): Map<string, { body: Buffer; type: string }> {
+  return new Map(
+    Object.entries(ASSETS).map(([path, { file, type }]) => [
+      path,
+      { body: readFileSync(new URL(file, ASSET_DIRECTORY)), type },
+    ]),
+  );
+}
+
+async function connectContext(pool: pg.Pool, target: ReadTarget): Promise<ReadContext> {
+  try {
+    const client = await pool.connect();
+    try {
+      return {
+        shape: await detectShape(client, { schema: target.schema, table: target.table }),
+        timezone: target.timezone,
+      };
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw withDatabase(error, target);
+  }
+}
+
+function listen(server: Server, settings: ViewerSettings): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') {
+        reject(
+          new Error(
+            `port ${settings.port} on ${settings.host} is in use; choose another with --port (0 picks a free one)`,
+          ),
+        );
+      } else reject(error);
+    });
+    server.listen(settings.port, settings.host, () => resolve());
+  });
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+interface Served {
+  pool: pg.Pool;
+  context: ReadContext;
+  assets: Map<string, { body: Buffer; type: string }>;
+  host: string;
+}
+
+async function handle(request: IncomingMessage, response: ServerResponse, served: Served): Promise<void> {
+  response.setHeader('X-Content-Type-Options', 'nosniff');
+  response.setHeader('Referrer-Policy', 'no-referrer');
+  if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, { error: 'only GET' });
+  if (!hostAllowed(request.headers.host, served.host)) return send(response, 421, { error: 'unexpected Host header' });
+  const { pathname, searchParams } = new URL(request.url ?? '/', 'http://viewer.invalid');
+  const asset = served.assets.get(pathname);
+  if (asset) return sendAsset(response, asset);
+  const handler = apiHandler(pathname);
+  if (!handler) return send(response, 404, { error: `no such page: ${pathname}` });
+  try {
+    const client = await served.pool.connect();
+    try {
+      send(response, 200, await handler(client, served.context, searchParams));
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    sendError(response, error);
+  }
+}
+
+function sendError(response: ServerResponse, error: unknown): void {
+  if (error instanceof OptionError) return send(response, 400, { error: error.message });
+  if (error instanceof NotFound) return send(response, 404, { error: error.message });
+  process.stderr.write(`logweaver-pino: view: ${errorText(error)}\n`);
+  send(response, 500, { error: errorText(error) });
+}
+
+/** Only the names this server is reached by on this machine (or any, when it listens on all addresses). */
+function hostAllowed(header: string | undefined, listening: string): boolean {
+  if (listening === '0.0.0.0' || listening === '::') return true;
+  const name = (header ?? '').replace(/:\d+$/, '').toLowerCase();
+  return ['localhost', '127.0.0.1', '[::1]', urlHost(listening).toLowerCase()].includes(name);
+}
+
+function sendAsset(response: ServerResponse, asset: { body: Buffer; type: string }): void {
+  response.writeHead(200, {
+    'Content-Type': asset.type,
+    'Cache-Control': 'no-cache',
+    'Content-Security-Policy': PAGE_POLICY,
+  });
+  response.end(asset.body);
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  response.end(JSON.stringify(body));
+}

@@ -1,0 +1,380 @@
+// The log viewer page: filters → /api/rows (pages of 250, keyset on log_id), infinite scroll,
+// live tail (/api/follow about once a second), go to a log id, order, details, jump to a run.
+// Messages are shown as text; HTML is rendered only when "Render HTML in messages" is ticked.
+'use strict';
+
+const POLL_INTERVAL_MS = 1000;
+const TYPING_PAUSE_MS = 300;
+
+const state = {
+  order: 'desc',
+  /** Cursor of the next page; null once the end is reached. */
+  next: null,
+  /** Cursor for /api/follow, from the first page. */
+  follow: null,
+  /** log_id → { row, element } for every row shown. */
+  shown: new Map(),
+  /** Bumped by every reload: answers to older requests are dropped. */
+  generation: 0,
+  /** The generation whose next page is being fetched (an older one does not hold up a newer one). */
+  loading: null,
+  polling: false,
+  /** The log id gone to, while that view lasts. */
+  at: null,
+};
+
+const byId = (id) => document.getElementById(id);
+const tbody = () => byId('rows').tBodies[0];
+
+async function api(path) {
+  const response = await fetch(path, { headers: { accept: 'application/json' } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
+  return body;
+}
+
+/** Runs a step, showing its failure in the error line instead of losing it. */
+async function guarded(step) {
+  try {
+    await step();
+    byId('error').hidden = true;
+  } catch (error) {
+    byId('error').textContent = error.message;
+    byId('error').hidden = false;
+  }
+}
+
+// ---- filters ----
+
+function applicationBoxes() {
+  return [...document.querySelectorAll('#applications input[type=checkbox]')];
+}
+
+/** The filters as query parameters; null when every application is hidden (nothing to ask for). */
+function filterParams() {
+  const params = new URLSearchParams();
+  const value = (id) => byId(id).value.trim();
+  if (value('minutes')) params.set('since', `${value('minutes')}m`);
+  else {
+    if (value('from')) params.set('since', value('from'));
+    if (value('to')) params.set('until', value('to'));
+  }
+  for (const [id, name] of [
+    ['level', 'level'],
+    ['run', 'run'],
+    ['machine', 'machine'],
+    ['tag', 'tag'],
+    ['text', 'grep'],
+  ]) {
+    if (value(id)) params.set(name, value(id));
+  }
+  if (!byId('third-party').checked) params.set('thirdParty', 'false');
+  const boxes = applicationBoxes();
+  const checked = boxes.filter((box) => box.checked).map((box) => box.value);
+  if (boxes.length > 0 && checked.length === 0) return null;
+  if (checked.length < boxes.length) for (const name of checked) params.append('application', name);
+  return params;
+}
+
+// ---- rows ----
+
+function setMessage(element, message) {
+  if (byId('render-html').checked) element.innerHTML = message;
+  else element.textContent = message;
+}
+
+function cell(tr, className, text) {
+  const td = tr.insertCell();
+  td.className = className;
+  td.textContent = text;
+  return td;
+}
+
+function rowElement(row) {
+  const tr = document.createElement('tr');
+  tr.dataset.id = String(row.log_id);
+  if (!row.open_clone_log) tr.classList.add('third-party');
+  cell(tr, 'id', String(row.log_id));
+  cell(tr, 'time', row.timestamp.replace('T', ' '));
+  cell(tr, `level level-${row.level}`, row.level);
+  cell(tr, 'application', row.application_name);
+  cell(tr, 'machine', row.machine_name);
+  cell(tr, 'run', String(row.run_number));
+  cell(tr, 'tags', row.tags);
+  setMessage(cell(tr, 'message', ''), row.message);
+  tr.addEventListener('click', () => guarded(() => showDetails(row.log_id)));
+  return tr;
+}
+
+/** Whether row a is shown above row b in the current order. */
+function above(a, b) {
+  return state.order === 'desc' ? a > b : a < b;
+}
+
+/** Inserts in log_id order: pages append at the end, live rows usually go to one end. */
+function insertInOrder(tr, id) {
+  const body = tbody();
+  const last = body.lastElementChild;
+  if (!last || above(Number(last.dataset.id), id)) return body.append(tr);
+  let node = last;
+  while (node && above(id, Number(node.dataset.id))) node = node.previousElementSibling;
+  if (node) node.after(tr);
+  else body.prepend(tr);
+}
+
+function addRows(rows, fresh) {
+  for (const row of rows) {
+    if (state.shown.has(row.log_id)) continue;
+    const element = rowElement(row);
+    if (fresh) element.classList.add('fresh');
+    state.shown.set(row.log_id, { row, element });
+    insertInOrder(element, row.log_id);
+  }
+  updateStatus();
+}
+
+function updateStatus() {
+  const count = state.shown.size;
+  // A rare filter can leave whole windows of the table without a match: say where the search is.
+  const searching = count === 0 ? `searching from log id ${state.next}…` : 'scroll for more';
+  const end = state.next === null ? 'end of the log' : searching;
+  const live = byId('live').checked ? ' · live tail on' : '';
+  byId('status').textContent = `${count} row${count === 1 ? '' : 's'} · ${end}${live}`;
+}
+
+function clearRows() {
+  tbody().replaceChildren();
+  state.shown.clear();
+  state.next = null;
+  state.follow = null;
+}
+
+// ---- loading ----
+
+async function reload() {
+  const generation = ++state.generation;
+  clearRows();
+  const params = filterParams();
+  if (!params) {
+    byId('status').textContent = 'No application is shown.';
+    return;
+  }
+  byId('status').textContent = 'Loading…';
+  params.set('order', state.order);
+  if (state.at !== null) params.set('at', String(state.at));
+  const page = await api(`/api/rows?${params}`);
+  if (generation !== state.generation) return;
+  state.next = page.next ?? null;
+  state.follow = page.follow;
+  addRows(page.rows, false);
+  if (state.at !== null) markTarget(state.at);
+  await loadWhileVisible();
+}
+
+async function loadMore() {
+  const params = filterParams();
+  if (state.loading === state.generation || state.next === null || !params) return;
+  const generation = state.generation;
+  state.loading = generation;
+  try {
+    params.set('order', state.order);
+    params.set('cursor', String(state.next));
+    const page = await api(`/api/rows?${params}`);
+    if (generation !== state.generation) return;
+    state.next = page.next ?? null;
+    addRows(page.rows, false);
+  } finally {
+    if (state.loading === generation) state.loading = null;
+  }
+}
+
+/** Infinite scroll: pages are fetched while the end of the list is on screen. */
+async function loadWhileVisible() {
+  const near = () => byId('status').getBoundingClientRect().top < window.innerHeight + 200;
+  while (state.next !== null && near() && state.loading !== state.generation) {
+    const before = state.next;
+    await loadMore();
+    if (state.next === before) break;
+  }
+}
+
+function markTarget(id) {
+  const entry = state.shown.get(id) ?? [...state.shown.values()][0];
+  if (!entry) return;
+  entry.element.classList.add('target');
+  entry.element.scrollIntoView({ block: 'center' });
+}
+
+// ---- live tail ----
+
+/** A new row is placed only where the loaded list covers it; elsewhere paging will bring it. */
+function belongsInList(id) {
+  if (state.next === null) return true;
+  const ids = [...state.shown.keys()];
+  const bottom = state.order === 'desc' ? Math.min(...ids) : Math.max(...ids);
+  return above(id, bottom);
+}
+
+async function poll() {
+  if (!byId('live').checked || !state.follow || state.polling) return;
+  const params = filterParams();
+  if (!params) return;
+  const generation = state.generation;
+  state.polling = true;
+  try {
+    params.set('cursor', state.follow);
+    const result = await api(`/api/follow?${params}`);
+    if (generation !== state.generation) return;
+    state.follow = result.cursor;
+    addRows(
+      result.rows.filter((row) => belongsInList(row.log_id)),
+      true,
+    );
+  } finally {
+    state.polling = false;
+  }
+}
+
+// ---- details ----
+
+const DETAIL_FIELDS = [
+  'log_id',
+  'timestamp',
+  'level',
+  'application_name',
+  'machine_name',
+  'ip_address',
+  'run_number',
+  'tags',
+  'open_clone_log',
+];
+
+async function showDetails(id) {
+  const { row } = await api(`/api/rows/${id}`);
+  byId('details-id').textContent = `#${row.log_id}`;
+  byId('details-fields').replaceChildren(
+    ...DETAIL_FIELDS.flatMap((field) => {
+      const term = document.createElement('dt');
+      const value = document.createElement('dd');
+      term.textContent = field;
+      value.textContent = String(row[field]);
+      value.dataset.field = field;
+      return [term, value];
+    }),
+  );
+  setMessage(byId('details-message'), row.message);
+  const hasRecord = 'record' in row;
+  byId('details-record-title').hidden = !hasRecord;
+  byId('details-record').hidden = !hasRecord;
+  byId('details-record').textContent = hasRecord ? JSON.stringify(row.record, null, 2) : '';
+  byId('details').showModal();
+}
+
+// ---- applications and runs ----
+
+async function loadApplications() {
+  const meta = await api('/api/meta');
+  document.title = `${meta.table} · log viewer`;
+  const names = [...new Set(meta.machines.map((pair) => pair.application))];
+  byId('applications').append(
+    ...names.map((name) => {
+      const label = document.createElement('label');
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.checked = true;
+      box.value = name;
+      box.addEventListener('change', () => guarded(reload));
+      label.append(box, ` ${name}`);
+      return label;
+    }),
+  );
+}
+
+async function loadRuns() {
+  const params = filterParams() ?? new URLSearchParams();
+  const query = new URLSearchParams(params.getAll('application').map((name) => ['application', name]));
+  const { runs } = await api(`/api/runs?${query}`);
+  const select = byId('runs');
+  select.replaceChildren(
+    new Option('choose…', ''),
+    ...runs.reverse().map((run) => {
+      const label = `${run.application_name} ${run.machine_name} run ${run.run_number}`;
+      return new Option(label, JSON.stringify([run.application_name, run.machine_name, run.run_number]));
+    }),
+  );
+}
+
+/** Shows one run: its application only, its machine and number; no time range, no log id. */
+async function jumpToRun(value) {
+  if (!value) return;
+  const [application, machine, run] = JSON.parse(value);
+  for (const box of applicationBoxes()) box.checked = box.value === application;
+  byId('machine').value = machine;
+  byId('run').value = String(run);
+  for (const id of ['minutes', 'from', 'to']) byId(id).value = '';
+  state.at = null;
+  await reload();
+}
+
+// ---- wiring ----
+
+function debounce(action) {
+  let timer;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(action, TYPING_PAUSE_MS);
+  };
+}
+
+function wire() {
+  const refresh = () => guarded(reload);
+  const typed = debounce(refresh);
+  for (const id of ['run', 'machine', 'tag', 'text', 'minutes']) byId(id).addEventListener('input', typed);
+  for (const id of ['level', 'third-party']) byId(id).addEventListener('change', refresh);
+  byId('minutes').addEventListener('input', () => {
+    byId('from').value = '';
+    byId('to').value = '';
+  });
+  for (const id of ['from', 'to']) {
+    byId(id).addEventListener('change', () => {
+      byId('minutes').value = '';
+      refresh();
+    });
+  }
+  byId('filters').addEventListener('submit', (event) => event.preventDefault());
+  byId('order').addEventListener('click', () => {
+    state.order = state.order === 'desc' ? 'asc' : 'desc';
+    byId('order').textContent = state.order === 'desc' ? 'Newest first' : 'Oldest first';
+    state.at = null;
+    refresh();
+  });
+  byId('goto-button').addEventListener('click', () => {
+    const id = Number(byId('goto').value);
+    if (!Number.isInteger(id) || id < 1) return;
+    state.at = id;
+    byId('live').checked = false; // live tail follows the newest rows, not a place in the middle
+    refresh();
+  });
+  byId('goto').addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') byId('goto-button').click();
+  });
+  byId('live').addEventListener('change', () => {
+    if (byId('live').checked && state.at !== null) {
+      state.at = null;
+      refresh();
+    }
+    updateStatus();
+  });
+  byId('render-html').addEventListener('change', () => {
+    for (const { row, element } of state.shown.values()) setMessage(element.querySelector('td.message'), row.message);
+  });
+  byId('runs').addEventListener('focus', () => guarded(loadRuns));
+  byId('runs').addEventListener('change', () => guarded(() => jumpToRun(byId('runs').value)));
+  new IntersectionObserver(() => guarded(loadWhileVisible), { rootMargin: '200px' }).observe(byId('status'));
+  setInterval(() => guarded(poll), POLL_INTERVAL_MS);
+}
+
+wire();
+// The first page does not wait for the list of applications (all are shown until one is hidden).
+void guarded(loadApplications);
+void guarded(reload);
