@@ -43,4 +43,19 @@ describe('logweaver-pino schema', () => {
       'brin ("timestamp")',
     ]);
   });
+
+  it('adds the counters column to a runs table made by an earlier version, so that run ends are recorded', async () => {
+    await db.query(`CREATE TABLE old_log_runs (application_name text NOT NULL, machine_name text NOT NULL,
+      run_number integer NOT NULL, run_key text NOT NULL, pid integer, started_at timestamptz NOT NULL DEFAULT now(),
+      ended_at timestamptz, ended_cleanly boolean, last_counters json,
+      PRIMARY KEY (application_name, machine_name, run_number))`);
+    const result = await runCli(['--database-url', db.url, '--table', 'old_log', '--application', 'old-runs'], {
+      input: '{"level":30,"msg":"one"}\n',
+    });
+    expect(result.code).toBe(0);
+    const runs = await db.query(
+      "SELECT ended_cleanly, (counters->>'written')::int AS written FROM old_log_runs WHERE application_name = 'old-runs'",
+    );
+    expect(runs).toEqual([{ ended_cleanly: true, written: 1 }]);
+  });
 });

@@ -114,6 +114,7 @@ export async function prepareTable(client: pg.Client, name: TableName, createTab
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('logweaver-pino schema', 0))");
     if (createTable && !(await exists(client, qualifiedTable(name)))) await client.query(logTableSql(name));
     const hasRunsTable = await ensureOwnTable(client, qualifiedRunsTable(name), runsTableSql(name), createTable);
+    if (hasRunsTable) await addRunCountersColumn(client, name);
     const hasLedger = await ensureOwnTable(client, qualifiedLedgerTable(name), ledgerTableSql(name), createTable);
     const layout = { ...(await readLayout(client, name)), hasRunsTable, hasLedger };
     await client.query('COMMIT');
@@ -145,6 +146,27 @@ async function ensureOwnTable(
     if ((error as { code?: string }).code !== '42501') throw error;
     await client.query('ROLLBACK TO SAVEPOINT own_table');
     return false;
+  }
+}
+
+/**
+ * Runs tables made by earlier development versions have `last_counters` (one writer's) instead of
+ * `counters` (summed over the run's writers). The column is added once, by whoever may; without it a
+ * run's end is not recorded.
+ */
+async function addRunCountersColumn(client: pg.Client, name: TableName): Promise<void> {
+  const qualified = qualifiedRunsTable(name);
+  const found = await client.query(
+    "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'counters' AND NOT attisdropped",
+    [qualified],
+  );
+  if (found.rows.length > 0) return;
+  await client.query('SAVEPOINT run_counters');
+  try {
+    await client.query(`ALTER TABLE ${qualified} ADD COLUMN IF NOT EXISTS counters json`);
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42501') throw error;
+    await client.query('ROLLBACK TO SAVEPOINT run_counters');
   }
 }
 
