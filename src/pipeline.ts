@@ -97,10 +97,8 @@ export class Pipeline {
   /** A batch that failed in a way that may have committed: checked in the ledger before anything else. */
   private uncertain: { id: string; count: number } | undefined;
   private messageKey = 'msg';
-  /** Rows parsed while the previous batch was being written, by the line they came from. */
-  private parsedAhead = new WeakMap<QueuedLine, LogRow>();
-  /** The next batch, encoded while the previous one was being written: its first and last line. */
-  private encodedAhead: { first: QueuedLine; last: QueuedLine; payload: Payload } | undefined;
+  /** The next batch, prepared while the previous one was being written (see prepareAhead). */
+  private ahead: { lines: QueuedLine[]; rows: LogRow[]; payload: Payload | undefined } | undefined;
   private readonly unreportedDrops = new Map<string, { count: number; first: number; last: number }>();
   private lastError: string | undefined;
 
@@ -135,8 +133,7 @@ export class Pipeline {
   /** Adopts the logger's own levels, messageKey and errorKey (options given explicitly still win). */
   configure(config: LoggerConfig): void {
     this.buildRow = this.rowBuilder(config);
-    this.parsedAhead = new WeakMap();
-    this.encodedFor([]); // encoded with the old settings
+    this.dropAhead(); // parsed with the old settings
   }
 
   /**
@@ -467,10 +464,7 @@ export class Pipeline {
    * Returns the rows settled; throws BatchInterrupted (with the rows settled so far) on other errors.
    */
   private async writeBatch(batch: QueuedLine[], id: string = randomUUID()): Promise<number> {
-    const encoded = this.encodedFor(batch);
-    const pending: Array<{ rows: LogRow[]; id: string; encoded?: Payload }> = [
-      { rows: batch.map((queued) => this.toRow(queued)), id, encoded },
-    ];
+    const pending: Array<{ rows: LogRow[]; id: string; encoded?: Payload }> = [{ ...this.rowsOf(batch), id }];
     let committed = 0;
     while (pending.length > 0) {
       const part = pending.shift() as { rows: LogRow[]; id: string; encoded?: Payload };
@@ -520,44 +514,47 @@ export class Pipeline {
 
   /**
    * Parses and encodes the next batch while the current one is being written, so that the server
-   * never waits for us between batches (measured in bench/README.md).
+   * waits for us as little as possible between batches (measured in bench/README.md).
    */
   private prepareAhead(): void {
+    this.dropAhead();
     const lines = this.buffer.peek(this.options.batchSize, MAX_BATCH_BYTES);
-    const rows = lines.map((queued) => {
-      const row = this.toRow(queued);
-      this.parsedAhead.set(queued, row);
-      return row;
-    });
-    this.encodedFor([]);
-    if (rows.length === 0) return;
+    if (lines.length === 0) return;
+    const rows = lines.map((queued) => this.toRow(queued));
+    let payload: Payload | undefined;
     try {
-      const payload = this.writer.encode(rows);
-      if (payload) this.encodedAhead = { first: lines[0] as QueuedLine, last: lines.at(-1) as QueuedLine, payload };
+      payload = this.writer.encode(rows);
     } catch {
       // a row that cannot be encoded is isolated when its batch is written
     }
+    this.ahead = { lines, rows, payload };
   }
 
   /**
-   * The payload encoded ahead when it holds exactly these lines (the buffer only loses lines at its
-   * front, so the same first and last line and count mean the same lines); otherwise it is released.
+   * The batch's rows, and its payload when it was encoded ahead. What was prepared ahead is used when
+   * it is a prefix of the batch: the buffer only loses lines at its front and gains them at its back
+   * (a failed batch put back goes before them), so the same first line and the same line at the
+   * prepared length mean the same lines.
    */
-  private encodedFor(batch: QueuedLine[]): Payload | undefined {
-    const ahead = this.encodedAhead;
-    this.encodedAhead = undefined;
-    if (!ahead) return undefined;
-    if (ahead.first === batch[0] && ahead.last === batch.at(-1) && ahead.payload.rows === batch.length) {
-      return ahead.payload;
-    }
-    this.writer.release(ahead.payload);
-    return undefined;
+  private rowsOf(batch: QueuedLine[]): { rows: LogRow[]; encoded?: Payload } {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    const count = ahead?.lines.length ?? 0;
+    const prefix =
+      ahead && count <= batch.length && batch[0] === ahead.lines[0] && batch[count - 1] === ahead.lines.at(-1);
+    if (ahead && prefix && count === batch.length) return { rows: ahead.rows, encoded: ahead.payload };
+    if (ahead?.payload) this.writer.release(ahead.payload);
+    const fresh = batch.slice(prefix ? count : 0).map((queued) => this.toRow(queued));
+    return { rows: prefix ? ahead.rows.concat(fresh) : fresh };
+  }
+
+  private dropAhead(): void {
+    if (this.ahead?.payload) this.writer.release(this.ahead.payload);
+    this.ahead = undefined;
   }
 
   /** Parse and enrich; an enrichment bug must not cost the record, which is then kept as text. */
   private toRow(queued: QueuedLine): LogRow {
-    const parsed = this.parsedAhead.get(queued);
-    if (parsed) return parsed;
     try {
       return this.buildRow(queued);
     } catch (error) {
