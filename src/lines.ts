@@ -13,7 +13,14 @@ const CARRIAGE_RETURN = 0x0d;
 export class LineSplitter {
   private partial = '';
 
-  constructor(private readonly onLine: (line: string) => void) {}
+  /**
+   * `carriageReturnEndsLine`: a lone `\r` ends a line too, as in readline (pipe mode: progress output
+   * such as ffmpeg's redraws its line with `\r`).
+   */
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly carriageReturnEndsLine = false,
+  ) {}
 
   /** Calls onLine for every line the chunk completes, without its `\n` or `\r\n`. */
   write(chunk: string): void {
@@ -38,7 +45,9 @@ export class LineSplitter {
   }
 
   private emit(line: string): void {
-    this.onLine(line.charCodeAt(line.length - 1) === CARRIAGE_RETURN ? line.slice(0, -1) : line);
+    const text = line.charCodeAt(line.length - 1) === CARRIAGE_RETURN ? line.slice(0, -1) : line;
+    if (this.carriageReturnEndsLine && text.includes('\r')) for (const part of text.split('\r')) this.onLine(part);
+    else this.onLine(text);
   }
 }
 
