@@ -580,12 +580,14 @@ export class Pipeline {
     this.reporter.error(`${what} was dropped: ${row.message.slice(0, 200)}`);
   }
 
-  /** Moves the oldest spooled rows into memory when the buffer has room for a batch. */
+  /** Moves the oldest spooled rows into memory when the buffer has room. */
   private refillFromSpool(): void {
-    if (this.spool.rows === 0 || this.buffer.length >= this.options.batchSize) return;
+    // Two batches: the one written next, and the one prepared while it is written (prepareAhead).
+    const wanted = 2 * this.options.batchSize;
+    if (this.spool.rows === 0 || this.buffer.length >= wanted) return;
     if (this.buffer.length > this.options.maxBufferedRows / 2) return;
     try {
-      const { rows, mark, damaged } = this.spool.take(this.options.batchSize - this.buffer.length);
+      const { rows, mark, damaged } = this.spool.take(wanted - this.buffer.length);
       this.buffer.refill(rows);
       if (mark) this.spoolMarks.push({ through: this.settled + this.buffer.length + damaged, mark });
       if (damaged > 0) {
