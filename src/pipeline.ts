@@ -22,7 +22,7 @@ import type { Reporter } from './report.js';
 import { Spool, type SpoolMark } from './spool.js';
 import { isConfigurationError, isRowError, Writer, type Payload } from './write/writer.js';
 
-/** What Pino tells its transports about the logger (pino-abstract-transport's expectPinoConfig). */
+/** What Pino tells its transports about the logger (its PINO_CONFIG message to the worker). */
 export interface LoggerConfig {
   levels?: { values?: Record<string, number> } | Record<string, number>;
   messageKey?: string;
