@@ -69,8 +69,8 @@ function flushed() {
 /**
  * Logs `rate` records per second in 10 ms slices until SIGTERM, then flushes and exits. Prints JSON
  * lines: {"at", "stats"} for every logweaver:stats event of the worker (counters, spool bytes and its
- * own memory), {"at", "mainMemory"} every second (the main thread's heapUsed + external +
- * arrayBuffers after a full GC; rss would include the worker), and {"logged": n} on SIGTERM.
+ * own memory), {"at", "mainMemory"} every second (the main thread's heapUsed + external after a full
+ * GC; rss would include the worker), and {"logged": n} on SIGTERM.
  */
 function logSteadily(rate) {
   const print = (object) => process.stdout.write(`${JSON.stringify(object)}\n`);
@@ -83,8 +83,8 @@ function logSteadily(rate) {
   }, 10);
   const sampler = setInterval(() => {
     globalThis.gc();
-    const { heapUsed, external, arrayBuffers } = process.memoryUsage();
-    print({ at: Date.now(), mainMemory: heapUsed + external + arrayBuffers });
+    const { heapUsed, external } = process.memoryUsage(); // external includes arrayBuffers
+    print({ at: Date.now(), mainMemory: heapUsed + external });
   }, 1000);
   process.once('SIGTERM', () => {
     clearInterval(ticker);

@@ -96,7 +96,7 @@ async function storedRows(url) {
 }
 
 const MB = 1024 * 1024;
-const workerBytes = ({ workerMemory: m }) => m.heapUsed + m.external + m.arrayBuffers;
+const workerBytes = ({ workerMemory: m }) => m.heapUsed + m.external; // external includes arrayBuffers
 
 function summarise(lines, { downAt, upAt, drainedAt, rate, logged, stored }) {
   const memory = lines.filter((line) => line.mainMemory !== undefined);

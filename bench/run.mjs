@@ -278,8 +278,8 @@ function reportOutage(lines, outage) {
   const name = `outage: database down ${format(outage.outageSeconds)} s at ${format(outage.rate)} records/s (1 round)`;
   const once = (what, value, unit, digits = 0) =>
     lines.push(`| ${name}: ${what} | ${format(value, digits)} | | | ${unit} |`);
-  once('main-thread memory growth', outage.mainGrowthMB, 'MB (heapUsed + external + arrayBuffers after GC)', 1);
-  once('worker peak memory', outage.workerPeakMB, 'MB (the worker isolate: heapUsed + external + arrayBuffers)', 1);
+  once('main-thread memory growth', outage.mainGrowthMB, 'MB (heapUsed + external after GC)', 1);
+  once('worker peak memory', outage.workerPeakMB, 'MB (the worker isolate: heapUsed + external)', 1);
   once('spool peak', outage.spoolPeakMB, 'MB on disk', 1);
   once('backlog when the database returned', outage.backlog, 'records');
   once('first row written after the restart', outage.reconnectSeconds, 's (retry backoff, at most 5 s)', 2);
