@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startPrivateServer } from '../support/private-postgres.mjs';
+import { format, median, summarise } from './summary.mjs';
 
 const APP = fileURLToPath(new URL('./app.mjs', import.meta.url));
 const CLI = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url));
@@ -78,30 +79,23 @@ async function truncate(url) {
   await client.end();
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
-const format = (value, digits) => value.toFixed(digits).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+/** "median (min-max)" of the samples, and the median's ratio to the baseline's. */
+function cell(values, baseline, digits) {
+  const { median: middle, min, max } = summarise(values);
+  return `${format(middle, digits)} (${format(min, digits)}-${format(max, digits)}) | ${format(middle / median(baseline), 2)}`;
+}
 
 function report(samples) {
-  const [baseline] = Object.keys(samples);
-  const baseNs = median(samples[baseline].map((s) => s.nsPerCall));
-  const baseP99 = median(samples[baseline].map((s) => s.loopDelayP99Ms));
+  const [baseline] = Object.values(samples);
+  const ns = (runs) => runs.map((s) => s.nsPerCall);
+  const p99 = (runs) => runs.map((s) => s.loopDelayP99Ms);
   const lines = [
     `main-thread cost of ${RECORDS} logger.info calls, ${ROUNDS} interleaved rounds: median (min-max); ratio to the first row`,
     '| case | ns per call | ratio | event-loop p99, ms | ratio |',
     '|---|---:|---:|---:|---:|',
   ];
   for (const [name, runs] of Object.entries(samples)) {
-    const ns = runs.map((s) => s.nsPerCall);
-    const p99 = runs.map((s) => s.loopDelayP99Ms);
-    lines.push(
-      `| ${name} | ${format(median(ns), 0)} (${format(Math.min(...ns), 0)}-${format(Math.max(...ns), 0)}) | ` +
-        `${format(median(ns) / baseNs, 2)} | ${format(median(p99), 2)} (${format(Math.min(...p99), 2)}-` +
-        `${format(Math.max(...p99), 2)}) | ${format(median(p99) / baseP99, 2)} |`,
-    );
+    lines.push(`| ${name} | ${cell(ns(runs), ns(baseline), 0)} | ${cell(p99(runs), p99(baseline), 2)} |`);
   }
   console.log(lines.join('\n'));
 }

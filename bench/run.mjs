@@ -15,6 +15,7 @@ import pg from 'pg';
 import { startPrivateServer } from '../support/private-postgres.mjs';
 import { copyCeiling, logweaverDesign } from './baselines.mjs';
 import { outageCase } from './outage.mjs';
+import { format, median, summarise } from './summary.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const APP = here('./app.mjs');
@@ -133,19 +134,6 @@ async function mainThread(kind) {
 }
 
 let currentUrl;
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function summarise(samples) {
-  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples) };
-}
-
-const format = (value, digits = 0) =>
-  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 async function main() {
   const configured = process.env.LOGWEAVER_BENCH_DATABASE_URL;
