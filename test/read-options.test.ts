@@ -1,6 +1,7 @@
 // The reading commands' filters, parsed once for CLI flags and API parameters alike.
 import { describe, expect, it } from 'vitest';
 import { parseFilters } from '../src/read/options.js';
+import { runCli } from './support/spawn.js';
 import { formatTimestamp, parseDuration, parseTimeBound } from '../src/read/time.js';
 
 const NOW = new Date('2026-11-28T12:00:00.000Z');
@@ -58,6 +59,16 @@ describe('parseFilters', () => {
     });
   });
 
+  it.for<[string, string]>([
+    ['since', '99999999999999d'],
+    ['until', '-100000-01-01'],
+    ['since', '0000-12-31T23:59Z'],
+  ])('refuses --%s %s, a time PostgreSQL cannot compare with, naming the flag and the value', ([name, value]) => {
+    expect(() => parseFilters({ [name]: value }, 'UTC', 'cli', NOW)).toThrow(
+      `--${name} must be a time between the years 1 and 9999, got "${value}"`,
+    );
+  });
+
   it('names the parameter as the API does, or the flag as the CLI does', () => {
     expect(() => parseFilters({ thirdParty: 'maybe' }, 'UTC', 'api')).toThrow(
       'thirdParty must be true or false, got "maybe"',
@@ -66,5 +77,21 @@ describe('parseFilters', () => {
     expect(() => parseFilters({ level: ['INFO', 'ERROR'] }, 'UTC', 'cli')).toThrow(
       '--level may be given once, got an array',
     );
+  });
+});
+
+describe('logweaver-pino tail', () => {
+  it('exits 2 on --since 99999999999999d, naming the flag and the value, before connecting', async () => {
+    const result = await runCli([
+      'tail',
+      '--since',
+      '99999999999999d',
+      '--database-url',
+      'postgres://nobody@127.0.0.1:1/none',
+    ]);
+    expect(result.stderr).toBe(
+      'logweaver-pino: --since must be a time between the years 1 and 9999, got "99999999999999d"\n',
+    );
+    expect(result.code).toBe(2);
   });
 });

@@ -102,6 +102,11 @@ describe('the viewer API', () => {
     ['/api/rows?cursor=x', 'cursor must be a log id (a whole number), got "x"'],
     ['/api/rows?thirdParty=perhaps', 'thirdParty must be true or false, got "perhaps"'],
     ['/api/follow?cursor=1.2.3', `cursor must be a cursor returned by the viewer's API, got "1.2.3"`],
+    ['/api/follow?cursor=1.0.5:3:', `cursor must be a cursor returned by the viewer's API, got "1.0.5:3:"`],
+    ['/api/rows?since=99999999999999d', 'since must be a time between the years 1 and 9999, got "99999999999999d"'],
+    ['/api/follow?until=-100000-01-01', 'until must be a time between the years 1 and 9999, got "-100000-01-01"'],
+    ['/api/rows?since=1h&since=2h', 'since may be given once, got an array'],
+    ['/api/runs?application=a%00b', 'application must not contain a NUL character, got "a\\u0000b"'],
   ])('%s is a 400 naming the parameter and the value', async ([path, error]) => {
     expect(await get(path)).toMatchObject({ status: 400, body: { error } });
   });
@@ -148,6 +153,20 @@ describe('pages on a table whose ids are far apart (more than one scan window)',
       [[150000], 100001],
       [[1], undefined],
     ]);
+  });
+
+  it('a follow cursor from log id 0 (the page never sends one) gets one window of rows per poll', async () => {
+    const { body } = await get(new URL('/api/rows', sparse.url).toString());
+    const snapshot = (body.follow as string).split('.')[2] as string;
+    let cursor = `0.0.${snapshot}`;
+    const polls: number[][] = [];
+    for (let poll = 0; poll < 4; poll += 1) {
+      const answer = await get(new URL(`/api/follow?cursor=${encodeURIComponent(cursor)}`, sparse.url).toString());
+      expect(answer.status).toBe(200);
+      polls.push(ids(answer.body));
+      cursor = answer.body.cursor as string;
+    }
+    expect(polls).toEqual([[1], [150000], [300000], []]);
   });
 
   it('tail goes through the windows for its last rows', async () => {

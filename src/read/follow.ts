@@ -16,9 +16,14 @@
  * - after: rows at or below it are not looked at (boundary - LOOKBACK_IDS, or the last id returned
  *   when a poll was cut off by its limit and the next one continues it);
  * - snapshot: txid_current_snapshot() as text, `xmin:xmax:xip,...`.
+ *
+ * A poll scans at most WINDOW_IDS ids above `after`, like a page: the viewer's cursor comes back
+ * from the browser, and one with a small `after` would otherwise make a single query walk the
+ * table. A poll that stops at the window's edge continues from there, like one cut off by its limit
+ * (rows that commit behind a continuing poll are caught only within LOOKBACK_IDS, as above).
  */
 import { OptionError, describe } from '../errors.js';
-import { Parameters, filterConditions, selectList, whereClause, type SqlQuery } from './query.js';
+import { Parameters, WINDOW_IDS, filterConditions, selectList, whereClause, type SqlQuery } from './query.js';
 import type { Filters } from './options.js';
 import type { TableShape } from './table.js';
 
@@ -59,17 +64,24 @@ export function followQuery(
 ): SqlQuery {
   const params = new Parameters();
   const conditions = filterConditions(filters, shape, params);
-  conditions.push(`log_id > ${params.add(cursor.after)}`);
+  conditions.push(`log_id > ${params.add(cursor.after)}::bigint`);
+  conditions.push(`log_id <= ${params.add(windowEdge(cursor))}::bigint`);
   const late = `NOT txid_visible_in_snapshot(${xminAsTxid(currentSnapshot, params)}, ${params.add(cursor.snapshot)}::txid_snapshot)`;
-  conditions.push(`(log_id > ${params.add(cursor.boundary)} OR ${late})`);
+  conditions.push(`(log_id > ${params.add(cursor.boundary)}::bigint OR ${late})`);
   const text = `SELECT ${selectList(shape, page.withRecord)} FROM ${shape.qualified} ${whereClause(conditions)}
     ORDER BY log_id ASC LIMIT ${params.add(page.limit)}`;
   return { text, values: params.values };
 }
 
+/** The highest id a poll from this cursor looks at. */
+function windowEdge(cursor: FollowCursor): number {
+  return cursor.after + WINDOW_IDS;
+}
+
 /**
  * After a poll: a full page means more may wait, so the next poll continues this one (same boundary
- * and snapshot, after the last id returned); otherwise everything the current snapshot saw is done.
+ * and snapshot, after the last id returned); so does a poll that stopped at its window's edge below
+ * the table's highest id. Otherwise everything the current snapshot saw is done.
  */
 export function nextCursor(
   cursor: FollowCursor,
@@ -80,6 +92,7 @@ export function nextCursor(
 ): FollowCursor {
   const last = returnedIds[returnedIds.length - 1];
   if (last !== undefined && returnedIds.length >= limit) return { ...cursor, after: last };
+  if (windowEdge(cursor) < maxLogId) return { ...cursor, after: windowEdge(cursor) };
   return initialCursor(Math.max(cursor.boundary, maxLogId), currentSnapshot);
 }
 
@@ -91,6 +104,26 @@ export function encodeCursor(cursor: FollowCursor): string {
 export function decodeCursor(token: unknown, source: string): FollowCursor {
   const match =
     typeof token === 'string' ? /^(\d{1,15})\.(\d{1,15})\.(\d{1,20}:\d{1,20}:[\d,]{0,20000})$/.exec(token) : null;
-  if (!match) throw new OptionError(`${source} must be a cursor returned by the viewer's API, got ${describe(token)}`);
+  if (!match || !isSnapshot(match[3] as string)) {
+    throw new OptionError(`${source} must be a cursor returned by the viewer's API, got ${describe(token)}`);
+  }
   return { boundary: Number(match[1]), after: Number(match[2]), snapshot: match[3] as string };
+}
+
+/** txids go through bigint arithmetic (xminAsTxid), so they stay below 2^63. */
+const MAX_TXID = 2n ** 63n - 1n;
+
+/**
+ * What PostgreSQL accepts as a txid_snapshot (checked here, so that a forged cursor is a 400, not a
+ * failed query): 0 < xmin <= xmax, and the in-progress txids ascending within [xmin, xmax).
+ */
+function isSnapshot(text: string): boolean {
+  const [low = '', high = '', list = ''] = text.split(':');
+  const xmin = BigInt(low);
+  const xmax = BigInt(high);
+  const inProgress = list === '' ? [] : list.split(',');
+  if (inProgress.includes('')) return false;
+  const txids = inProgress.map((txid) => BigInt(txid));
+  const ordered = txids.every((txid, index) => txid >= (txids[index - 1] ?? xmin) && txid < xmax);
+  return xmin > 0n && xmin <= xmax && xmax <= MAX_TXID && ordered;
 }

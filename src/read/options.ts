@@ -6,7 +6,7 @@
  */
 import { describe, OptionError } from '../errors.js';
 import { booleanOption, resolveOptions, text, wholeNumber, type Picked, type ResolvedOptions } from '../options.js';
-import { parseTimeBound } from './time.js';
+import { isSupportedInstant, parseTimeBound } from './time.js';
 
 /** LogWeaver's levels, lowest first; Pino's names are accepted for them too. */
 export const LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
@@ -82,7 +82,7 @@ export function parseFilters(raw: RawFilters, timezone: string, naming: Paramete
     run: runNumber(pick('run')),
     minLevel: level(pick('level')),
     tags: textList(pick('tag')),
-    grep: text(pick('grep')),
+    grep: withoutNul(text(pick('grep')), pick('grep').source),
     since,
     until,
     thirdParty: pick('thirdParty').value === undefined ? undefined : booleanOption(pick('thirdParty'), true),
@@ -101,9 +101,19 @@ function textList({ value, source }: Picked): string[] {
   if (!items.every((item) => typeof item === 'string')) {
     throw new OptionError(`${source} must be text, got ${describe(value)}`);
   }
-  return [...new Set(items.flatMap((item) => item.split(',')).map((item) => item.trim()))].filter(
-    (item) => item !== '',
-  );
+  const names = [...new Set(items.flatMap((item) => item.split(',')).map((item) => item.trim()))];
+  return names.filter((item) => item !== '').map((item) => withoutNul(item, source));
+}
+
+/**
+ * The stored text never holds NUL (PostgreSQL's text cannot; the writer replaces it), so asking for
+ * one is a mistake, and as a query parameter it would fail the query.
+ */
+function withoutNul<T extends string | undefined>(value: T, source: string): T {
+  if (value?.includes('\0')) {
+    throw new OptionError(`${source} must not contain a NUL character, got ${describe(value)}`);
+  }
+  return value;
 }
 
 function runNumber(picked: Picked): number | 'latest' | undefined {
@@ -136,6 +146,9 @@ function timeBound(picked: Picked, timezone: string, now: Date): Date | undefine
     throw new OptionError(
       `${picked.source} must be a duration such as 15m, 2h or 7d, or a date and time such as 2026-11-28T14:00 (read in ${timezone === 'system' ? 'the system time zone' : timezone}), got ${describe(given)}`,
     );
+  }
+  if (!isSupportedInstant(bound)) {
+    throw new OptionError(`${picked.source} must be a time between the years 1 and 9999, got ${describe(given)}`);
   }
   return bound;
 }

@@ -4,11 +4,15 @@
  * deep the reader has scrolled, on the package's table and on OpenClone's alike. A page also stops
  * at a window edge (`log_id >= $bound`): with a filter that matches few rows, no single query scans
  * the whole table (see reader.ts). Values are always parameters; the table name is quoted by
- * qualifiedTable().
+ * qualifiedTable(). Log ids are compared as bigint: on OpenClone's table log_id is an integer, and
+ * an id from the API beyond its range then matches nothing instead of failing the query.
  */
 import type { Filters } from './options.js';
 import { LEVELS } from './options.js';
 import { READ_COLUMNS, type TableShape } from './table.js';
+
+/** Ids one query may scan: about 50 ms of primary-key scan on a 2-core machine. */
+export const WINDOW_IDS = 100_000;
 
 export interface SqlQuery {
   text: string;
@@ -97,13 +101,16 @@ export function pageQuery(shape: TableShape, filters: Filters, request: PageRequ
   const params = new Parameters();
   const conditions = filterConditions(filters, shape, params);
   const [before, beyond] = request.order === 'desc' ? ['<', '>='] : ['>', '<='];
-  if (request.cursor !== undefined) conditions.push(`log_id ${before} ${params.add(request.cursor)}`);
-  if (request.bound !== undefined) conditions.push(`log_id ${beyond} ${params.add(request.bound)}`);
+  if (request.cursor !== undefined) conditions.push(`log_id ${before} ${params.add(request.cursor)}::bigint`);
+  if (request.bound !== undefined) conditions.push(`log_id ${beyond} ${params.add(request.bound)}::bigint`);
   const text = `SELECT ${selectList(shape, request.withRecord)} FROM ${shape.qualified} ${whereClause(conditions)}
     ORDER BY log_id ${request.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${params.add(request.limit)}`;
   return { text, values: params.values };
 }
 
 export function rowByIdQuery(shape: TableShape, logId: number): SqlQuery {
-  return { text: `SELECT ${selectList(shape, true)} FROM ${shape.qualified} WHERE log_id = $1`, values: [logId] };
+  return {
+    text: `SELECT ${selectList(shape, true)} FROM ${shape.qualified} WHERE log_id = $1::bigint`,
+    values: [logId],
+  };
 }

@@ -2,7 +2,7 @@
  * Runs the read queries on a connection: pages (keyset on log_id), polls for new rows, one row by
  * id. Shared by `tail`, and the viewer's API, so the terminal and the browser show the same rows.
  *
- * A page scans at most WINDOW_IDS ids of the primary key. Without this, a filter that matches few
+ * A page, and a poll for new rows, scans at most WINDOW_IDS ids of the primary key. Without this, a filter that matches few
  * rows (a rare word, an old run) makes one query walk the whole table, and PostgreSQL's planner,
  * which assumes matching rows are spread evenly over log_id, often picks exactly that plan. With
  * it, each query costs at most one window; a page that ends at the window's edge returns the rows
@@ -11,12 +11,11 @@
 import type pg from 'pg';
 import { followQuery, initialCursor, nextCursor, type FollowCursor } from './follow.js';
 import type { Filters } from './options.js';
-import { pageQuery, rowByIdQuery, type PageRequest, type SqlQuery } from './query.js';
+import { pageQuery, rowByIdQuery, WINDOW_IDS, type PageRequest, type SqlQuery } from './query.js';
 import { toStoredRow, type RawRow, type StoredRow } from './rows.js';
 import type { TableShape } from './table.js';
 
-/** Ids one page may scan: about 50 ms of primary-key scan on a 2-core machine. */
-export const WINDOW_IDS = 100_000;
+export { WINDOW_IDS };
 
 /** The table's lowest and highest log_id (0 and 0 when empty). */
 export interface IdRange {

@@ -36,6 +36,19 @@ export function parseTimeBound(text: string, timezone: string, now: Date): Date 
   return parsed?.toJSDate();
 }
 
+/** ISO 8601's four-digit years: inside both JavaScript's dates and PostgreSQL's timestamptz. */
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * Whether a bound can be asked for: `--since 99999999999999d` gives an Invalid Date, and a year
+ * beyond PostgreSQL's range a failed query.
+ */
+export function isSupportedInstant(date: Date): boolean {
+  const time = date.getTime();
+  return time >= EARLIEST && time <= LATEST;
+}
+
 /** `2026-11-28T09:00:00.000-05:00`: the instant in `timezone`, with its offset. */
 export function formatTimestamp(date: Date, timezone: string): string {
   return DateTime.fromJSDate(date, { zone: zoneOf(timezone) }).toISO() ?? date.toISOString();

@@ -29,9 +29,15 @@ export class NotFound extends Error {
 /** A handler gets a pooled connection and the query string; what it returns is sent as JSON. */
 type Handler = (client: pg.ClientBase, context: ReadContext, query: URLSearchParams) => Promise<unknown>;
 
-/** Repeatable parameters arrive as several values; the rest as one (or absent). */
+/**
+ * Repeatable parameters arrive as several values; the rest as one (or absent). A single-valued one
+ * given twice is passed on as both, for the parser to refuse, rather than one of them silently used.
+ */
 function rawFilters(query: URLSearchParams): RawFilters {
-  const one = (name: string) => query.get(name) ?? undefined;
+  const one = (name: string) => {
+    const values = query.getAll(name);
+    return values.length > 1 ? values : values[0];
+  };
   return {
     application: query.getAll('application'),
     machine: query.getAll('machine'),
