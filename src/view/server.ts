@@ -10,8 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import pg from 'pg';
-import { errorText, OptionError } from '../errors.js';
+import { describe, errorText, OptionError } from '../errors.js';
 import { readerConfig, withDatabase } from '../read/connect.js';
 import type { ReadTarget } from '../read/options.js';
 import type { ReadContext } from '../read/reader.js';
@@ -54,15 +55,19 @@ const PAGE_POLICY = [
 ].join('; ');
 
 const POOL_SIZE = 4;
+const MAX_HEADER_BYTES = 16 * 1024;
 
 export async function startViewer(settings: ViewerSettings): Promise<RunningViewer> {
   const assets = loadAssets();
   const pool = new pg.Pool({ ...readerConfig(settings.target, 'view'), max: POOL_SIZE });
   pool.on('error', () => undefined); // an idle connection that drops is replaced at the next request
   const context = await connectContext(pool, settings.target);
-  const server = createServer((request, response) => {
-    void handle(request, response, { pool, context, assets, host: settings.host });
-  });
+  const served: Served = { pool, context, assets, host: settings.host };
+  // An explicit header limit, whatever NODE_OPTIONS says: a longer request line or header is a 431.
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) =>
+    answer(request, response, served),
+  );
+  server.on('connect', refuseConnect);
   await listen(server, settings);
   const url = `http://${urlHost(settings.host)}:${(server.address() as AddressInfo).port}/`;
   return {
@@ -129,26 +134,83 @@ interface Served {
   host: string;
 }
 
+/** What a request asks for. `authority` is the host of an absolute-form target (`GET http://host/path`). */
+interface Target {
+  authority: string | undefined;
+  pathname: string;
+  query: URLSearchParams;
+}
+
+/**
+ * Every request ends in an answer, whatever its shape (FAULTS #30): a throw in a handler is a 500 for
+ * that request, never an unhandled rejection, which would end the process.
+ */
+function answer(request: IncomingMessage, response: ServerResponse, served: Served): void {
+  handle(request, response, served).catch((error: unknown) => {
+    if (response.headersSent) response.destroy();
+    else sendError(response, error);
+  });
+}
+
 async function handle(request: IncomingMessage, response: ServerResponse, served: Served): Promise<void> {
   response.setHeader('X-Content-Type-Options', 'nosniff');
   response.setHeader('Referrer-Policy', 'no-referrer');
-  if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, { error: 'only GET' });
-  if (!hostAllowed(request.headers.host, served.host)) return send(response, 421, { error: 'unexpected Host header' });
-  const { pathname, searchParams } = new URL(request.url ?? '/', 'http://viewer.invalid');
-  const asset = served.assets.get(pathname);
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.setHeader('Allow', 'GET, HEAD');
+    return send(response, 405, { error: 'only GET' });
+  }
+  const target = requestTarget(request.url ?? '');
+  if (!target) return send(response, 400, { error: `not a request target: ${describe(request.url)}` });
+  const refused = refusedHost(request, target, served.host);
+  if (refused) return send(response, refused.status, { error: refused.error });
+  const asset = served.assets.get(target.pathname);
   if (asset) return sendAsset(response, asset);
-  const handler = apiHandler(pathname);
-  if (!handler) return send(response, 404, { error: `no such page: ${pathname}` });
+  const handler = apiHandler(target.pathname);
+  if (!handler) return send(response, 404, { error: `no such page: ${describe(target.pathname)}` });
   try {
     const client = await served.pool.connect();
     try {
-      send(response, 200, await handler(client, served.context, searchParams));
+      send(response, 200, await handler(client, served.context, target.query));
     } finally {
       client.release();
     }
   } catch (error) {
     sendError(response, error);
   }
+}
+
+/**
+ * `/path?query` as it was sent (no decoding, no dot-segment removal: only exact paths are served), or
+ * an absolute-form `http://host/path?query`, which HTTP/1.1 servers must accept. Anything else
+ * (`*`, `//host` read as a URL, other schemes) is not a target of this server.
+ */
+function requestTarget(url: string): Target | undefined {
+  if (url.startsWith('/')) {
+    const mark = url.indexOf('?');
+    const pathname = mark === -1 ? url : url.slice(0, mark);
+    return { authority: undefined, pathname, query: new URLSearchParams(mark === -1 ? '' : url.slice(mark + 1)) };
+  }
+  if (!/^http:\/\//i.test(url) || !URL.canParse(url)) return undefined;
+  const parsed = new URL(url);
+  return { authority: parsed.host, pathname: parsed.pathname, query: parsed.searchParams };
+}
+
+/**
+ * Exactly one Host (RFC 9112: a missing, empty or repeated Host is a 400), naming this server: a web
+ * page elsewhere that reaches it through DNS rebinding sends its own name, and gets a 421.
+ */
+function refusedHost(
+  request: IncomingMessage,
+  target: Target,
+  listening: string,
+): { status: number; error: string } | undefined {
+  const hosts = request.headersDistinct.host ?? [];
+  const [host] = hosts;
+  if (hosts.length !== 1 || host === undefined || host.trim() === '') {
+    return { status: 400, error: 'a request needs exactly one Host header' };
+  }
+  if (!hostAllowed(target.authority ?? host, listening)) return { status: 421, error: 'unexpected Host header' };
+  return undefined;
 }
 
 function sendError(response: ServerResponse, error: unknown): void {
@@ -159,10 +221,16 @@ function sendError(response: ServerResponse, error: unknown): void {
 }
 
 /** Only the names this server is reached by on this machine (or any, when it listens on all addresses). */
-function hostAllowed(header: string | undefined, listening: string): boolean {
+function hostAllowed(header: string, listening: string): boolean {
   if (listening === '0.0.0.0' || listening === '::') return true;
-  const name = (header ?? '').replace(/:\d+$/, '').toLowerCase();
+  const name = header.replace(/:\d+$/, '').toLowerCase();
   return ['localhost', '127.0.0.1', '[::1]', urlHost(listening).toLowerCase()].includes(name);
+}
+
+/** CONNECT is not served (node:http would drop the connection without an answer). */
+function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => undefined);
+  socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
 }
 
 function sendAsset(response: ServerResponse, asset: { body: Buffer; type: string }): void {
