@@ -10,6 +10,7 @@
  * counted and reported.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RowBuffer } from './batch.js';
@@ -75,7 +76,7 @@ export class Pipeline {
   private closing = false;
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
-  private waiters: Array<{ target: number; resolve: () => void }> = [];
+  private waiters: Array<{ target: number; resolve: () => void; orSpooled: boolean }> = [];
   private drainWaiters: Array<() => void> = [];
   private wakeRetry: (() => void) | undefined;
   private readonly counters = {
@@ -109,12 +110,17 @@ export class Pipeline {
     private readonly reporter: Reporter,
   ) {
     this.buffer = new RowBuffer(options.maxBufferedRows, options.maxBufferedBytes);
-    this.spoolDir = options.spoolDir ?? defaultSpoolDir(options);
-    this.spool = new Spool(this.spoolDir, options.maxSpoolBytes, (lines, what, error) => {
-      for (let count = 0; count < lines; count++) this.countDrop('spool failure');
-      this.fail(`${lines} records ${what}`, error);
-      this.settle(lines);
-    });
+    this.spoolDir = options.spoolDir ?? defaultSpoolDir(options, reporter);
+    this.spool = new Spool(
+      this.spoolDir,
+      options.maxSpoolBytes,
+      (lines, what, error) => {
+        for (let count = 0; count < lines; count++) this.countDrop('spool failure');
+        this.fail(`${lines} records ${what}`, error);
+        this.settle(lines);
+      },
+      (text) => this.reporter.warn(text),
+    );
     this.staticTags = options.tags.join(',');
     this.buildRow = this.rowBuilder({});
     this.writer = new Writer({
@@ -244,12 +250,15 @@ export class Pipeline {
     for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 
-  /** Resolves once every row pushed before the call is committed (or counted as dropped). */
-  flush(): Promise<void> {
+  /**
+   * Resolves once every row pushed before the call is committed (or counted as dropped); with
+   * `orSpooled`, also once writing has failed and they are all safely in the spool on disk.
+   */
+  flush({ orSpooled = false } = {}): Promise<void> {
     const target = this.enqueued;
     if (this.settled >= target) return Promise.resolve();
     this.flushTarget = Math.max(this.flushTarget, target);
-    const done = new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
+    const done = new Promise<void>((resolve) => this.waiters.push({ target, resolve, orSpooled }));
     this.wakeRetry?.();
     this.kick();
     return done;
@@ -445,12 +454,29 @@ export class Pipeline {
 
   /**
    * When writing fails, what waits in memory goes to the front of the spool, so that a crash during
-   * an outage loses no more than what arrived since the last attempt.
+   * an outage loses no more than what arrived since the last attempt. Lines that came from the spool
+   * are moved with the rest (spillFront), so the positions noted when they were taken no longer apply.
+   * Flushes that accept the spool are then done: everything pushed is on disk.
    */
   private spillToSpool(): void {
-    if (this.buffer.length === 0 || this.left) return;
-    const lines = this.buffer.drain();
-    if (!this.spool.spillFront(this.withRun(lines))) this.buffer.refill(lines);
+    if (this.left) return;
+    if (this.buffer.length > 0) {
+      const lines = this.buffer.drain();
+      if (!this.spool.spillFront(this.withRun(lines))) {
+        this.buffer.refill(lines); // no room on disk: they stay in memory
+        return;
+      }
+      this.spoolMarks = [];
+    }
+    this.spool.writePending();
+    this.resolveSpooledWaiters();
+  }
+
+  private resolveSpooledWaiters(): void {
+    const spooled = this.waiters.filter((waiter) => waiter.orSpooled);
+    if (spooled.length === 0) return;
+    this.waiters = this.waiters.filter((waiter) => !waiter.orSpooled);
+    for (const waiter of spooled) waiter.resolve();
   }
 
   /** Counts rows as done (written, or dropped as unwritable) and wakes whoever waits for them. */
@@ -688,18 +714,39 @@ class BatchInterrupted extends Error {
   }
 }
 
-/** ~/.local/state/logweaver-pino/<application>-<hash of the target table>: one per application and target. */
-function defaultSpoolDir(options: ResolvedOptions): string {
+/**
+ * $XDG_STATE_HOME or ~/.local/state, then logweaver-pino/<application>-<hash of the target table>:
+ * one per application and target. A user with no home directory gets a fresh private directory
+ * under the temporary directory, never a predictable shared path (another user could create it
+ * first): its lines are kept, but a later process cannot find them, so a spoolDir is then better.
+ */
+function defaultSpoolDir(options: ResolvedOptions, reporter: Reporter): string {
   const target = `${options.connection.description}\n${options.schema}.${options.table}`;
   const hash = createHash('sha256').update(target).digest('hex').slice(0, 8);
   const name = `${options.application.replace(/[^\w.-]+/g, '_')}-${hash}`;
-  let home: string;
+  const state = stateHome();
+  if (state !== undefined) return join(state, 'logweaver-pino', name);
+  const directory = privateTemporaryDirectory(name);
+  reporter.warn(`no home directory: spooling to ${directory}, which a later start will not find; set spoolDir`);
+  return directory;
+}
+
+function privateTemporaryDirectory(name: string): string {
   try {
-    home = process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state');
+    return mkdtempSync(join(tmpdir(), `logweaver-pino-${name}-`)); // 0700, an unpredictable name
   } catch {
-    home = tmpdir();
+    return join(tmpdir(), `logweaver-pino-${name}-${randomUUID()}`); // the spool reports when it cannot write
   }
-  return join(home, 'logweaver-pino', name);
+}
+
+function stateHome(): string | undefined {
+  if (process.env.XDG_STATE_HOME) return process.env.XDG_STATE_HOME;
+  try {
+    const home = homedir();
+    return home === '' || home === '/' ? undefined : join(home, '.local', 'state');
+  } catch {
+    return undefined;
+  }
 }
 
 export function createPipeline(options: ResolvedOptions, reporter: Reporter): Pipeline {

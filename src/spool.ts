@@ -11,17 +11,27 @@
  * <owner> is host.pid.start-time, so a restarted container that reuses a pid still claims what its
  * predecessor left. <key> orders segments: oldest first. Every file appears by an atomic rename.
  * The spool never throws: a failure to write loses the lines concerned, and says so through onLoss.
+ *
+ * Each line is on disk in one place only. Lines handed out by take() stay in their segment until
+ * delivered() confirms them; when the caller moves them elsewhere instead (spillFront, leave), the
+ * segment's confirmed offset moves past them in the same step. The byte count is the size of the
+ * files, as du sees it, and segments are rotated so that delivered ones can be removed.
+ *
+ * Logs carry secrets: the directory is 0700, files 0600, and segments another user owns are refused.
  */
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   closeSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   readSync,
   renameSync,
+  rmSync,
   statSync,
   unlinkSync,
   writeFileSync,
@@ -44,6 +54,8 @@ interface Segment {
   path: string;
   /** Bytes already handed out by take(). */
   readOffset: number;
+  /** Bytes delivered, or moved to another segment: what the next process skips (the .offset file). */
+  confirmed: number;
   /** Bytes in the file. */
   size: number;
   /** Lines not yet handed out. */
@@ -53,9 +65,21 @@ interface Segment {
 }
 
 export type SpoolLoss = (lines: number, what: string, error: unknown) => void;
+/** Something the spool refused or could not do that costs no line now, e.g. a foreign file. */
+export type SpoolWarning = (text: string) => void;
 
 const WRITE_BATCH_BYTES = 256 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
+const PRIVATE_DIRECTORY = 0o700;
+const PRIVATE_FILE = 0o600;
+
+/**
+ * A segment stops taking appends past this size, so that once delivered it can be removed: a file
+ * is only removed whole, and du counts all of it until then.
+ */
+export function segmentBytes(maxSpoolBytes: number): number {
+  return Math.min(32 * 1024 * 1024, Math.max(64 * 1024, Math.floor(maxSpoolBytes / 8)));
+}
 
 export class Spool {
   private readonly segments: Segment[] = [];
@@ -66,28 +90,35 @@ export class Spool {
   private readFd: { segment: Segment; fd: number } | undefined;
   private readonly owner = ownerName();
 
+  private readonly maxSegmentBytes: number;
+
   constructor(
     private readonly directory: string,
     private readonly maxBytes: number,
     private readonly onLoss: SpoolLoss,
-  ) {}
+    private readonly onWarning: SpoolWarning,
+  ) {
+    this.maxSegmentBytes = segmentBytes(maxBytes);
+  }
 
-  /** Lines waiting on disk (or about to be written there). */
+  /** Lines waiting on disk (or about to be written there) that take() has not handed out. */
   get rows(): number {
     return this.pendingRows + this.segments.reduce((sum, segment) => sum + segment.rows, 0);
   }
 
+  /** Bytes the spool's files take on disk, with what is about to be written. */
   get bytes(): number {
-    return this.pendingBytes + this.segments.reduce((sum, segment) => sum + segment.size - segment.readOffset, 0);
+    return this.pendingBytes + this.segments.reduce((sum, segment) => sum + segment.size, 0);
   }
 
   /** Claims segments left by processes that have ended; returns how many lines they hold. */
   claimLeftovers(): number {
-    if (!existsSync(this.directory)) return 0;
+    if (!existsSync(this.directory) || !this.directoryIsPrivate()) return 0;
     let claimed = 0;
     for (const name of readdirSync(this.directory).sort(byKey)) {
       const parsed = parseName(name);
       if (!parsed || (parsed.owner !== undefined && !ownerIsGone(parsed.owner))) continue;
+      if (!this.ownedByUs(name)) continue;
       const path = join(this.directory, this.liveName(parsed.key, parsed.id));
       try {
         renameSync(join(this.directory, name), path);
@@ -134,20 +165,42 @@ export class Spool {
 
   /**
    * Puts lines back in front of everything spooled (they are older): used when the database fails,
-   * so that what waited in memory survives a crash. Returns false if they could not be written.
+   * so that what waited in memory survives a crash. `lines` must hold every line take() handed out
+   * that is not yet delivered (the caller's whole buffer): those are moved, not copied, so their old
+   * segments are confirmed past them. Returns false, changing nothing, when they could not be
+   * written or would take the spool past its size cap: then they stay in the caller's memory.
    */
   spillFront(lines: QueuedLine[]): boolean {
     if (lines.length === 0) return true;
+    const text = lines.map(toLine).join('');
+    if (this.bytes - this.bytesFreedByMoving() + Buffer.byteLength(text) > this.maxBytes) return false;
     const first = this.segments[0];
     const key = first ? previousKey(first.key) : nextKey();
     const id = randomBytes(6).toString('hex');
     const path = join(this.directory, this.liveName(key, id));
+    let bytes: number;
     try {
-      const bytes = writeAtomically(this.directory, path, lines.map(toLine).join(''));
-      this.segments.unshift({ key, id, path, readOffset: 0, size: bytes, rows: lines.length, appending: false });
-      return true;
+      bytes = writeAtomically(this.directory, path, text);
     } catch {
       return false;
+    }
+    this.confirmHandedOut();
+    const segment = { key, id, path, readOffset: 0, confirmed: 0, size: bytes, rows: lines.length, appending: false };
+    this.segments.unshift(segment);
+    return true;
+  }
+
+  /** Bytes of the segments that confirmHandedOut() would remove. */
+  private bytesFreedByMoving(): number {
+    return this.segments
+      .filter((segment) => !segment.appending && segment.readOffset >= segment.size)
+      .reduce((sum, segment) => sum + segment.size, 0);
+  }
+
+  /** Lines handed out have been moved elsewhere: their segments skip them from now on. */
+  private confirmHandedOut(): void {
+    for (const segment of [...this.segments]) {
+      if (segment.readOffset > segment.confirmed) this.confirm(segment, segment.readOffset);
     }
   }
 
@@ -194,13 +247,18 @@ export class Spool {
 
   /** Records that everything up to the mark is committed; removes segments that are done. */
   delivered(mark: SpoolMark): void {
+    // take() reached the mark's segment only after reading every segment before it to its end.
     for (const segment of this.segments.slice(0, this.segments.indexOf(mark.segment))) {
-      if (segment.readOffset >= segment.size && !segment.appending) this.finish(segment);
+      if (segment.readOffset >= segment.size) this.confirm(segment, segment.size);
     }
-    const { segment, offset } = mark;
-    if (!this.segments.includes(segment)) return;
-    if (offset < segment.size || (segment.appending && this.pendingRows > 0)) {
-      this.saveOffset(segment, offset);
+    if (this.segments.includes(mark.segment)) this.confirm(mark.segment, mark.offset);
+  }
+
+  /** Moves a segment's confirmed offset; a segment confirmed to its end is removed. */
+  private confirm(segment: Segment, offset: number): void {
+    segment.confirmed = Math.max(segment.confirmed, offset);
+    if (segment.confirmed < segment.size || (segment.appending && this.pendingRows > 0)) {
+      this.saveOffset(segment, segment.confirmed);
       return;
     }
     if (segment.appending) this.stopAppending(); // fully delivered: the next append starts a new segment
@@ -209,33 +267,40 @@ export class Spool {
 
   /**
    * At exit: writes `unwritten` (lines taken earlier and not committed, so the oldest of all) ahead
-   * of the other segments, and leaves every segment for the next process.
+   * of the other segments, and leaves every segment for the next process. The lines of `unwritten`
+   * that came from a segment are moved with the rest, so that segment skips them from then on.
    */
   leave(unwritten: QueuedLine[]): void {
     this.writePending();
-    if (unwritten.length > 0) {
-      const first = this.segments.find((segment) => segment.readOffset < segment.size);
-      const key = first ? previousKey(first.key) : nextKey();
-      const id = randomBytes(6).toString('hex');
-      try {
-        writeAtomically(this.directory, join(this.directory, leftName(key, id)), unwritten.map(toLine).join(''));
-      } catch (error) {
-        this.onLoss(unwritten.length, `could not be written to the spool in ${this.directory} at exit`, error);
-      }
-    }
+    const moved = unwritten.length === 0 || this.writeLeftSegment(unwritten);
     this.closeFiles();
     for (const segment of this.segments.splice(0)) {
-      if (segment.readOffset >= segment.size) {
+      const skip = moved ? segment.readOffset : segment.confirmed;
+      if (skip >= segment.size) {
         this.remove(segment);
         continue;
       }
       try {
-        this.saveOffset(segment, segment.readOffset);
+        this.saveOffset(segment, skip);
         renameSync(segment.path, join(this.directory, leftName(segment.key, segment.id)));
       } catch (error) {
         // Still there under its live name: the next start claims it once this process is gone.
         this.onLoss(0, `could not be handed over in ${this.directory}`, error);
       }
+    }
+  }
+
+  private writeLeftSegment(unwritten: QueuedLine[]): boolean {
+    const first = this.segments[0];
+    const key = first ? previousKey(first.key) : nextKey();
+    const id = randomBytes(6).toString('hex');
+    try {
+      writeAtomically(this.directory, join(this.directory, leftName(key, id)), unwritten.map(toLine).join(''));
+      return true;
+    } catch (error) {
+      const fromMemory = unwritten.length; // those from a segment stay there; the count is an upper bound
+      this.onLoss(fromMemory, `could not be written to the spool in ${this.directory} at exit`, error);
+      return false;
     }
   }
 
@@ -262,13 +327,16 @@ export class Spool {
 
   private appendSegment(): Segment {
     const last = this.segments[this.segments.length - 1];
-    if (last?.appending && this.appendFd !== undefined) return last;
-    mkdirSync(this.directory, { recursive: true });
+    if (last?.appending && this.appendFd !== undefined) {
+      if (last.size < this.maxSegmentBytes) return last;
+      this.stopAppending();
+    }
+    this.makeDirectory();
     const key = nextKey();
     const id = randomBytes(6).toString('hex');
     const path = join(this.directory, this.liveName(key, id));
-    this.appendFd = openSync(path, 'a');
-    const segment: Segment = { key, id, path, readOffset: 0, size: 0, rows: 0, appending: true };
+    this.appendFd = openSync(path, 'a', PRIVATE_FILE);
+    const segment: Segment = { key, id, path, readOffset: 0, confirmed: 0, size: 0, rows: 0, appending: true };
     this.segments.push(segment);
     return segment;
   }
@@ -286,7 +354,36 @@ export class Spool {
     const readOffset = Number.isInteger(saved) && saved >= 0 && saved <= content.length ? saved : 0;
     let rows = 0;
     for (let index = content.indexOf(10, readOffset); index !== -1; index = content.indexOf(10, index + 1)) rows++;
-    return { key, id, path, readOffset, size: statSync(path).size, rows, appending: false };
+    return { key, id, path, readOffset, confirmed: readOffset, size: statSync(path).size, rows, appending: false };
+  }
+
+  /** Creates the directory private to this user, or checks that an existing one is. */
+  private makeDirectory(): void {
+    mkdirSync(this.directory, { recursive: true, mode: PRIVATE_DIRECTORY });
+    if (!this.directoryIsPrivate()) throw new Error(`the spool directory ${this.directory} belongs to another user`);
+  }
+
+  /**
+   * Whether the directory is ours: another user's directory is refused (it could read or plant
+   * lines), and one of ours that others may read is made private.
+   */
+  private directoryIsPrivate(): boolean {
+    const stats = statSync(this.directory);
+    if (process.getuid && stats.uid !== process.getuid()) {
+      this.onWarning(`the spool directory ${this.directory} belongs to uid ${stats.uid}, not to this user: not used`);
+      return false;
+    }
+    if ((stats.mode & 0o077) !== 0) chmodSync(this.directory, PRIVATE_DIRECTORY);
+    return true;
+  }
+
+  /** A segment planted by another user (or a link to elsewhere) is refused, and said so. */
+  private ownedByUs(name: string): boolean {
+    const stats = lstatSync(join(this.directory, name));
+    if (stats.isFile() && (!process.getuid || stats.uid === process.getuid())) return true;
+    const what = stats.isFile() ? `belongs to uid ${stats.uid}` : 'is not a regular file';
+    this.onWarning(`the spool file ${join(this.directory, name)} ${what}: refused, not delivered`);
+    return false;
   }
 
   private insertInOrder(segment: Segment): void {
@@ -358,11 +455,16 @@ function writeAll(fd: number, bytes: Buffer): void {
 
 /** Writes under a temporary name that no reader lists, then renames: no one sees a half file. */
 function writeAtomically(directory: string, path: string, text: string): number {
-  mkdirSync(directory, { recursive: true });
+  mkdirSync(directory, { recursive: true, mode: PRIVATE_DIRECTORY });
   const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   const bytes = Buffer.from(text);
-  writeFileSync(temporary, bytes);
-  renameSync(temporary, path);
+  try {
+    writeFileSync(temporary, bytes, { mode: PRIVATE_FILE });
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true }); // a disk-full write must not leave its half behind
+    throw error;
+  }
   return bytes.length;
 }
 
