@@ -9,7 +9,7 @@
  */
 import { setPriority } from 'node:os';
 import type { Writable } from 'node:stream';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { errorText } from './errors.js';
 import { lineStream } from './lines.js';
 import { resolveOptions, type LogweaverOptions } from './options.js';
@@ -24,28 +24,53 @@ export const EXIT_FLUSH_DEADLINE_MS = 7_000;
 
 export default function logweaverTransport(options: LogweaverOptions = {}) {
   const resolved = resolveOptions(options, process.env);
-  yieldToTheApplication();
+  const worker = pinoWorker();
+  if (!worker.sharesThread) yieldToTheApplication();
   const pipeline = createPipeline(resolved, createReporter(workerSink));
   pipeline.start();
-  const gate = new LoggerConfigGate(pipeline, pinoWillSendConfig(options));
+  const gate = new LoggerConfigGate(pipeline, pinoWillSendConfig(options) || worker.willSendConfig);
   const stopStats = postStatsEvery(resolved.statsInterval, pipeline);
 
   // Not pino-abstract-transport: its split2 stream parsed every line with JSON.parse (the pipeline
   // parses once, later) and encoded and decoded every chunk again (lines.ts).
   const stream = lineStream(
     (line) => gate.push(line),
-    () => closeWorker(pipeline, gate, stopStats),
+    () => closeWorker(pipeline, gate, stopStats, unregister),
   );
+  const flushAll = () => flushStream(stream, gate, pipeline);
+  const unregister = worker.inPinoWorker ? holdFlushAnswersFor(flushAll) : () => undefined;
   return Object.assign(stream, {
-    flush: (done: (error?: Error) => void) => flushStream(stream, gate, pipeline, done),
+    flush: (done: (error?: Error) => void) => void flushAll().then(() => done(), done),
   });
+}
+
+/**
+ * Where this target runs. With `targets:` or `pipeline:`, Pino's own worker (pino/lib/worker.js)
+ * calls this factory with the target's own options: what Pino tells the worker as a whole, such as
+ * whether it will send the logger's config, is then in workerData, beside the list of targets.
+ */
+function pinoWorker(): { inPinoWorker: boolean; sharesThread: boolean; willSendConfig: boolean } {
+  const data = (workerData as { workerData?: Record<string, unknown> } | null)?.workerData;
+  const targets = Array.isArray(data?.targets) ? data.targets.length : 0;
+  const pipelines = Array.isArray(data?.pipelines) ? data.pipelines.length : 0;
+  return {
+    inPinoWorker: Array.isArray(data?.targets) || Array.isArray(data?.pipelines),
+    sharesThread: targets + pipelines > 1,
+    willSendConfig: data?.pinoWillSendConfig === true,
+  };
 }
 
 /** Writes what is left, within the exit deadline. Never rejects: an error here would reach the
  * application as the stream's fatal 'error'. */
-async function closeWorker(pipeline: Pipeline, gate: LoggerConfigGate, stopStats: () => void): Promise<void> {
+async function closeWorker(
+  pipeline: Pipeline,
+  gate: LoggerConfigGate,
+  stopStats: () => void,
+  unregister: () => void,
+): Promise<void> {
   try {
     stopStats();
+    unregister();
     gate.open({});
     const { stats } = await pipeline.close(EXIT_FLUSH_DEADLINE_MS);
     // The event does not arrive while the application's main thread waits for us at exit; the
@@ -63,6 +88,7 @@ async function closeWorker(pipeline: Pipeline, gate: LoggerConfigGate, stopStats
  * On Linux a nice value belongs to a thread: this worker runs at a lower priority than the
  * application's threads, so that when the cores are busy the application wins and the worker takes
  * the idle time (measured in bench/README.md). Elsewhere the call would lower the whole process.
+ * Not when other targets share the thread (`targets:`): their priority is not ours to lower.
  */
 const WORKER_NICE = 10;
 
@@ -128,24 +154,53 @@ class LoggerConfigGate {
   }
 }
 
-/** thread-stream calls this for `logger.flush(cb)`: wait for lines still in the stream, then commit. */
-function flushStream(
-  stream: Writable,
-  gate: LoggerConfigGate,
-  pipeline: Pipeline,
-  done: (error?: Error) => void,
-): void {
+/**
+ * thread-stream calls this for `logger.flush(cb)`: waits for lines still in the stream, then for
+ * them to be committed, or safely in the spool when the database cannot take them now (a flush
+ * must not wait for an outage to end).
+ */
+async function flushStream(stream: Writable, gate: LoggerConfigGate, pipeline: Pipeline): Promise<void> {
   // Pino posts its config before any flush request on the same port, so lines still held here
   // belong to a stream used without a pino logger: write them with the defaults.
   gate.open({});
-  const waitForLines = () => {
-    if (stream.writableLength > 0) {
-      setImmediate(waitForLines);
-      return;
-    }
-    pipeline.flush().then(() => done(), done);
+  while (stream.writableLength > 0) await new Promise(setImmediate);
+  await pipeline.flush({ orSpooled: true });
+}
+
+/** The flushes of this thread's logweaver targets, which a flush answer waits for. */
+const flushesInThisThread = new Set<() => Promise<void>>();
+
+/**
+ * In Pino's own worker the destination thread-stream flushes is Pino's multistream or pipeline,
+ * which has no flush of its own, so the answer to `logger.flush(cb)` would go back at once, before
+ * any row is committed. This holds thread-stream's answer (its FLUSHED message) until every
+ * logweaver target in the thread has flushed what it had received. Returns the unregistering call.
+ */
+function holdFlushAnswersFor(flush: () => Promise<void>): () => void {
+  const port = parentPort;
+  if (!port) return () => undefined;
+  if (flushesInThisThread.size === 0 && !holding) holdFlushAnswers(port);
+  flushesInThisThread.add(flush);
+  return () => flushesInThisThread.delete(flush);
+}
+
+let holding = false;
+
+function holdFlushAnswers(port: NonNullable<typeof parentPort>): void {
+  holding = true;
+  const post = port.postMessage.bind(port);
+  port.postMessage = (message: unknown, transfer?: Parameters<typeof post>[1]) => {
+    if (!isFlushAnswer(message)) return post(message, transfer);
+    // A turn later: lines Pino's multistream is still handing to the targets reach them first.
+    setImmediate(() => {
+      void Promise.allSettled([...flushesInThisThread].map((flush) => flush())).then(() => post(message, transfer));
+    });
   };
-  waitForLines();
+}
+
+function isFlushAnswer(message: unknown): boolean {
+  const { code, context } = (message ?? {}) as { code?: unknown; context?: unknown };
+  return code === 'FLUSHED' && context === 'thread-stream';
 }
 
 /**
