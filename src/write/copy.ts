@@ -50,12 +50,17 @@ export function withoutNul(value: string): string {
 }
 
 // \u0000 and unpaired surrogate escapes are valid json text but make ->> fail on the row; replace
-// them so every stored record can be queried.
-const UNQUERYABLE_ESCAPES =
-  /\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}/g;
+// them so every stored record can be queried. Escapes are read left to right as a json parser does:
+// an escaped backslash is consumed first, so the text `\\u0000` (a backslash, then "u0000") is kept.
+const ESCAPES_TO_CHECK =
+  /\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u0000|\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g;
+
+function queryableEscape(escape: string): string {
+  return escape.length === 6 ? '\\ufffd' : escape; // \u0000 or a lone surrogate
+}
 
 export function queryableJson(json: string): string {
-  return json.includes('\\u') ? withoutNul(json).replace(UNQUERYABLE_ESCAPES, '\\ufffd') : withoutNul(json);
+  return json.includes('\\u') ? withoutNul(json).replace(ESCAPES_TO_CHECK, queryableEscape) : withoutNul(json);
 }
 
 /**
