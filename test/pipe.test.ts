@@ -1,7 +1,12 @@
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { CLI, FIXTURES, cleanEnv, runCli } from './support/spawn.js';
+import { peakResidentBytes } from './support/memory.js';
+import { eventually, range, seqs } from './support/records.js';
+import { CLI, FIXTURES, cleanEnv, runCli, startPipeReader } from './support/spawn.js';
+
+const MB = 1024 * 1024;
 
 let db: TestDatabase;
 
@@ -11,11 +16,16 @@ beforeAll(async () => {
 afterAll(async () => db.drop());
 
 async function rowsOf(application: string) {
-  return db.query<{ message: string; level: string; open_clone_log: boolean; has_record: boolean }>(
-    `SELECT message, level, open_clone_log, record IS NOT NULL AS has_record
-       FROM log WHERE application_name = $1 AND message NOT LIKE '% - Run Number Incremented' ORDER BY log_id`,
-    [application],
-  );
+  return db
+    .query<{ message: string; level: string; open_clone_log: boolean; has_record: boolean }>(
+      `SELECT message, level, open_clone_log, record IS NOT NULL AS has_record
+         FROM log WHERE application_name = $1 AND message NOT LIKE '% - Run Number Incremented' ORDER BY log_id`,
+      [application],
+    )
+    .catch((error: { code?: string }) => {
+      if (error.code === '42P01') return []; // the reader has not created the table yet
+      throw error;
+    });
 }
 
 describe('pipe mode: node app.js | logweaver-pino', () => {
@@ -50,6 +60,86 @@ describe('pipe mode: node app.js | logweaver-pino', () => {
     expect(await rowsOf('pipe-tee')).toHaveLength(2);
   });
 
+  it('issue 14 A1: progress lines ended by a lone \\r are stored at once, not when a newline comes', async () => {
+    const reader = startPipeReader(['--database-url', db.url, '--application', 'pipe-cr', '--flush-interval', '100']);
+    try {
+      await reader.write('frame=1\rframe=2\r');
+      await eventually(async () => (await rowsOf('pipe-cr')).length === 2, 10_000);
+      // \r\n is still one line end, also with the \n in the next write.
+      await reader.write('frame=3\r');
+      expect(await reader.end('\nlast\n')).toBe(0);
+    } finally {
+      reader.child.kill();
+    }
+    expect(reader.stderr()).toBe('logweaver-pino: read 4 lines, wrote 4 rows, run 1 of pipe-cr\n');
+    expect((await rowsOf('pipe-cr')).map((row) => row.message)).toEqual(['frame=1', 'frame=2', 'frame=3', 'last']);
+  });
+
+  it('issue 14 A2: a line that never ends is held only up to --max-record-bytes: memory bounded, stored truncated', async () => {
+    const reader = startPipeReader([
+      ...['--database-url', db.url, '--application', 'pipe-endless'],
+      ...['--max-record-bytes', '4096'],
+    ]);
+    let growth: number;
+    try {
+      await reader.write('{"level":30,"msg":"before"}\n');
+      await eventually(async () => (await rowsOf('pipe-endless')).length === 1);
+      const settled = peakResidentBytes(reader.child.pid as number);
+      for (let megabyte = 0; megabyte < 64; megabyte++) await reader.write('x'.repeat(MB));
+      // All but the pipe's 64 KiB has been read by now; the reader still has the line to finish.
+      growth = peakResidentBytes(reader.child.pid as number) - settled;
+      expect(await reader.end('\n{"level":30,"msg":"after"}\n')).toBe(0);
+    } finally {
+      reader.child.kill();
+    }
+    // Holding the line would take 64 MB or more.
+    expect(growth).toBeLessThan(24 * MB);
+    // The row's marker counts what was read of the line (one byte past the limit); stderr, all of it.
+    expect(reader.stderr()).toContain(
+      `logweaver-pino: warning: a line of ${64 * MB} bytes was cut while it was read: only its first 4096 bytes are stored\n`,
+    );
+    expect(reader.stderr()).toContain(
+      'logweaver-pino: read 3 lines, wrote 3 rows, truncated 1, run 1 of pipe-endless\n',
+    );
+    expect(await rowsOf('pipe-endless')).toEqual([
+      { message: 'before', level: 'INFO', open_clone_log: true, has_record: true },
+      {
+        message: `${'x'.repeat(4096)} …[truncated by logweaver-pino: 4097 bytes]`,
+        level: 'INFO',
+        open_clone_log: false,
+        has_record: false,
+      },
+      { message: 'after', level: 'INFO', open_clone_log: true, has_record: true },
+    ]);
+  });
+
+  it('issue 14 A3: --tee holds up its input while a slow reader of stdout catches up, instead of buffering; no line lost', async () => {
+    const count = 24 * 1024;
+    const lines = Array.from({ length: count }, (_, seq) => `{"level":30,"seq":${seq},"msg":"${'t'.repeat(990)}"}\n`);
+    const input = lines.join('');
+    const reader = startPipeReader([
+      ...['--database-url', db.url, '--application', 'pipe-slow-tee', '--tee'],
+      ...['--max-buffered-bytes', String(4 * MB)], // the pipeline's own buffer stays small
+    ]);
+    const echoed = slowlyRead(reader.child.stdout, 8 * MB);
+    // What the reader has taken from its stdin but not yet passed on to the slow reader of its stdout.
+    let mostHeldBack = 0;
+    try {
+      for (let written = 0; written < input.length; written += 64 * 1024) {
+        await reader.write(input.slice(written, written + 64 * 1024));
+        mostHeldBack = Math.max(mostHeldBack, Math.min(written + 64 * 1024, input.length) - echoed.bytes());
+      }
+      expect(await reader.end()).toBe(0);
+    } finally {
+      reader.child.kill();
+    }
+    // Pipes and stream buffers on the way hold a few hundred KiB; buffering would hold most of 24 MB.
+    expect(mostHeldBack).toBeLessThan(2 * MB);
+    expect(echoed.text()).toBe(input);
+    expect(reader.stderr()).toBe(`logweaver-pino: read ${count} lines, wrote ${count} rows, run 1 of pipe-slow-tee\n`);
+    expect(await seqs(db.url, 'pipe-slow-tee')).toEqual(range(count));
+  });
+
   it('#24 Ctrl-C to the whole pipeline: the reader drains stdin to EOF, stores everything and exits 0', async () => {
     const env = cleanEnv({ LOGWEAVER_DATABASE_URL: db.url, LOGWEAVER_APPLICATION: 'pipe-sigint' });
     // The shell stands in for an interactive one, which keeps its job in a process group of its own:
@@ -62,7 +152,7 @@ describe('pipe mode: node app.js | logweaver-pino', () => {
     });
     let stderr = '';
     shell.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    await waitFor(() => stderr.includes('ready'));
+    await eventually(() => stderr.includes('ready'), 15_000);
     process.kill(-(shell.pid as number), 'SIGINT');
     const code = await new Promise<number | null>((resolve) => shell.on('close', resolve));
     expect(code).toBe(0);
@@ -140,10 +230,15 @@ describe('pipe mode: node app.js | logweaver-pino', () => {
   });
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** Reads a stream at about `bytesPerSecond`, as a slow consumer of a pipe does (a paused pager, a slow terminal). */
+function slowlyRead(stream: Readable, bytesPerSecond: number) {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  stream.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    bytes += chunk.length;
+    stream.pause();
+    setTimeout(() => stream.resume(), (1000 * chunk.length) / bytesPerSecond);
+  });
+  return { bytes: () => bytes, text: () => Buffer.concat(chunks).toString('utf8') };
 }

@@ -6,7 +6,8 @@
  * deadline passes), writes everything, prints a summary and exits 0.
  *
  * When the database is slower than the input for longer than the buffer can absorb, the reader stops
- * reading instead of dropping records: the pipe fills and the application's writes wait.
+ * reading instead of dropping records: the pipe fills and the application's writes wait. With --tee,
+ * a slow reader of stdout holds up reading the same way.
  */
 import type { Readable, Writable } from 'node:stream';
 import { LineSplitter } from '../lines.js';
@@ -27,22 +28,25 @@ export const DRAIN_DEADLINE_MS = 10_000;
 const CLOSE_DEADLINE_MS = 8_000;
 
 export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<number> {
-  const pipeline = createPipeline(options, createReporter(stderrSink));
+  const reporter = createReporter(stderrSink);
+  const pipeline = createPipeline(options, reporter);
   pipeline.start();
-  const input = stdinLines(io.stdin);
+  const input = stdinLines(io.stdin, options.maxRecordBytes, (bytes) =>
+    reporter.warn(
+      `a line of ${bytes} bytes was cut while it was read: only its first ${options.maxRecordBytes} bytes are stored`,
+    ),
+  );
   const signals = keepReadingThroughSignals(input.stop);
   const statsTimer = printStatsEvery(options.statsInterval, () => JSON.stringify(pipeline.stats));
+  const echo = createEcho(io.stdout, io.tee);
   let read = 0;
-  let tee = io.tee;
-  io.stdout.on('error', () => {
-    tee = false; // the reader of our stdout went away (EPIPE): keep storing, stop echoing
-  });
   for await (const lines of input.chunks) {
     for (const line of lines) {
       if (line.trim() === '') continue; // blank lines carry nothing; they are not counted as read
       read++;
-      if (tee) io.stdout.write(`${line}\n`);
       pipeline.push(line);
+      // A slow reader of our stdout holds up stdin, as the database does; neither loses a line.
+      if (!echo.write(line)) await Promise.race([echo.drained(), signals.deadlinePassed]);
       // Rather than drop, stop reading: the pipe fills and the application's writes wait for us.
       if (pipeline.congested) await Promise.race([pipeline.drained(), signals.deadlinePassed]);
     }
@@ -62,14 +66,50 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
 }
 
 /**
+ * --tee: every line echoed to stdout. write() returns false when stdout's buffer is full (a slow
+ * `| pino-pretty`, a paused `| less`): reading waits for drained() rather than buffer without limit.
+ * Once the reader of our stdout has gone (EPIPE), echoing stops and storing goes on.
+ */
+function createEcho(stdout: Writable, enabled: boolean): { write(line: string): boolean; drained(): Promise<void> } {
+  let echoing = enabled;
+  stdout.on('error', () => (echoing = false));
+  return {
+    write: (line) => !echoing || stdout.write(`${line}\n`),
+    drained: () =>
+      new Promise<void>((resolve) => {
+        if (!echoing || !stdout.writableNeedDrain) return resolve();
+        const done = () => {
+          for (const event of ['drain', 'close', 'error']) stdout.off(event, done);
+          resolve();
+        };
+        for (const event of ['drain', 'close', 'error']) stdout.once(event, done);
+      }),
+  };
+}
+
+/**
  * The lines of stdin, a chunk's worth at a time, cut by LineSplitter (readline cost more per line:
- * bench/README.md). While the loop waits for the database, no more is read, so the pipe fills.
+ * bench/README.md). While the loop waits for the database or for stdout, no more is read, so the
+ * pipe fills. A line of no end (no newline ever) holds at most maxRecordBytes + 1 characters.
  * stop() ends the iteration, also while it waits for input.
  */
-function stdinLines(stdin: Readable): { chunks: AsyncGenerator<string[]>; stop: () => void } {
+function stdinLines(
+  stdin: Readable,
+  maxRecordBytes: number,
+  onCut: (lineBytes: number) => void,
+): { chunks: AsyncGenerator<string[]>; stop: () => void } {
   let stopped = false;
   let pending: string[] = [];
-  const splitter = new LineSplitter((line) => pending.push(line), true);
+  // A line is held up to one character past the record limit, so that the pipeline still sees it as
+  // too long and stores it truncated, with its marker; the rest of it is skipped as it arrives.
+  const splitter = new LineSplitter(
+    (line, cutBytes) => {
+      pending.push(line);
+      if (cutBytes > 0) onCut(Buffer.byteLength(line) + cutBytes);
+    },
+    true,
+    maxRecordBytes + 1,
+  );
   const take = () => {
     const lines = pending;
     pending = [];

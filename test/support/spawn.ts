@@ -1,8 +1,9 @@
 /** Runs real processes (fixture apps, the CLI binary) and collects what a user would see. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -130,4 +131,31 @@ export function jsonLines<T>(stdout: string): T[] {
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as T);
+}
+
+export interface PipeReader {
+  child: ChildProcessByStdio<Writable, Readable, Readable>;
+  stderr(): string;
+  /** Writes to its stdin and resolves once the data is in the pipe (so the reader has taken all but a pipe's worth). */
+  write(data: string | Buffer): Promise<void>;
+  /** Ends its stdin and resolves with its exit code. */
+  end(data?: string): Promise<number | null>;
+}
+
+/** The CLI in pipe mode with stdin left open; stdout is the caller's to read (or leave unread). */
+export function startPipeReader(args: string[], env: Record<string, string | undefined> = {}): PipeReader {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), cwd: ROOT, stdio: 'pipe' });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return {
+    child,
+    stderr: () => stderr,
+    write: (data) =>
+      new Promise((resolve, reject) => child.stdin.write(data, (error) => (error ? reject(error) : resolve()))),
+    end: async (data) => {
+      child.stdin.end(data);
+      return exited;
+    },
+  };
 }
