@@ -17,18 +17,36 @@ export interface Reporter {
 export type ReportSink = (level: ReportLevel, text: string) => void;
 
 const REPEAT_INTERVAL_MS = 30_000;
+/**
+ * How many different messages are remembered for the rate limit. Texts that carry per-record detail
+ * (a size, the start of a row) would otherwise be remembered for ever; the least recently seen are
+ * forgotten first, so a message that keeps coming back stays limited while one-offs go by.
+ */
+const REMEMBERED_MESSAGES = 1_000;
+
+interface Shown {
+  at: number;
+  suppressed: number;
+}
 
 export function createReporter(sink: ReportSink, repeatIntervalMs = REPEAT_INTERVAL_MS): Reporter {
-  const lastShown = new Map<string, { at: number; suppressed: number }>();
+  const lastShown = new Map<string, Shown>();
+  /** A Map iterates in insertion order: re-inserting on every use makes its first key the least recently seen. */
+  const remember = (text: string, shown: Shown): void => {
+    lastShown.delete(text);
+    lastShown.set(text, shown);
+    if (lastShown.size > REMEMBERED_MESSAGES) lastShown.delete(lastShown.keys().next().value as string);
+  };
   const emit = (level: ReportLevel, text: string): void => {
     const now = Date.now();
     const seen = lastShown.get(text);
     if (seen && now - seen.at < repeatIntervalMs) {
       seen.suppressed++;
+      remember(text, seen);
       return;
     }
     const repeats = seen && seen.suppressed > 0 ? ` (repeated ${seen.suppressed} more times)` : '';
-    lastShown.set(text, { at: now, suppressed: 0 });
+    remember(text, { at: now, suppressed: 0 });
     try {
       sink(level, text + repeats);
     } catch {
