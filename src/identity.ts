@@ -36,6 +36,11 @@ export function outwardIpv4(): string {
  * Identifies this process for the lifetime of the process, in every worker thread of it, so that
  * two transports of one process share one run. The process start time guards against pid reuse.
  */
+/** When this process started, by its own clock: no record it logs is older. */
+export function processStartedAt(): Date {
+  return new Date(Date.now() - process.uptime() * 1000);
+}
+
 export function processRunKey(): string {
   return `pid:${process.pid}:${processStartTime()}`;
 }

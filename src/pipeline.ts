@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { RowBuffer } from './batch.js';
 import { createRowBuilder, textRow, type LogRow, type QueuedLine, type RowBuilder } from './enrich.js';
 import { errorText } from './errors.js';
-import { machineName, outwardIpv4, processRunKey } from './identity.js';
+import { machineName, outwardIpv4, processRunKey, processStartedAt } from './identity.js';
 import { createLevelNamer } from './levels.js';
 import type { ResolvedOptions } from './options.js';
 import type { Reporter } from './report.js';
@@ -132,6 +132,7 @@ export class Pipeline {
         machineName: options.machineName ?? machineName(),
         ipAddress: options.ipAddress ?? outwardIpv4(),
         runKey: options.runKey ?? processRunKey(),
+        startedAt: processStartedAt(),
       },
       timezone: options.timezone,
       onConnectionError: (error) => this.failOnDatabase('the database connection failed', error),

@@ -204,6 +204,15 @@ describe('run numbers', () => {
       "SELECT level, tags, open_clone_log FROM log WHERE message = 'sequential - Run Number Incremented' LIMIT 1",
     );
     expect(marker).toEqual({ level: 'INFO', tags: '', open_clone_log: true });
+    // By time, as by log_id, each run opens with its marker (issue 12: it used to come after the records).
+    const firstByTime = await db.query(
+      `SELECT DISTINCT ON (run_number) message FROM log WHERE application_name = 'sequential'
+        ORDER BY run_number, "timestamp", log_id`,
+    );
+    expect(firstByTime).toEqual([
+      { message: 'sequential - Run Number Incremented' },
+      { message: 'sequential - Run Number Incremented' },
+    ]);
     const runs = await db.query(
       `SELECT run_number, ended_cleanly, ended_at >= started_at AS ended,
               (counters->>'received')::int AS received, (counters->>'written')::int AS written

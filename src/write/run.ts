@@ -14,6 +14,12 @@ export interface RunIdentity {
   ipAddress: string;
   /** Processes with the same key share a run (see identity.processRunKey). */
   runKey: string;
+  /**
+   * The time of the marker row: the start of the process, by the application's clock, so that the
+   * marker sorts before the run's records by time as it does by log_id (the database's now() at
+   * allocation came after the first records, and from another clock).
+   */
+  startedAt: Date;
 }
 
 export async function allocateRun(
@@ -60,8 +66,15 @@ async function startRun(client: pg.Client, name: TableName, layout: TableLayout,
   await client.query(
     `INSERT INTO ${qualifiedTable(name)}
        (run_number, application_name, open_clone_log, "timestamp", message, tags, level, machine_name, ip_address)
-     VALUES ($1, $2, true, now(), $3, '', 'INFO', $4, $5)`,
-    [number, run.application, `${run.application} - Run Number Incremented`, run.machineName, run.ipAddress],
+     VALUES ($1, $2, true, $6, $3, '', 'INFO', $4, $5)`,
+    [
+      number,
+      run.application,
+      `${run.application} - Run Number Incremented`,
+      run.machineName,
+      run.ipAddress,
+      run.startedAt,
+    ],
   );
   return number;
 }
