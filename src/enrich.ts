@@ -84,19 +84,38 @@ function recordTime(time: unknown, arrived: number): number {
 function recordMessage(record: LogRecord, context: RowContext): string {
   const value = record[context.messageKey];
   const message = typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value);
-  const error = record[context.errorKey];
-  const stack = typeof error === 'object' && error !== null ? (error as { stack?: unknown }).stack : undefined;
-  if (typeof stack !== 'string' || stack === '') return message;
-  return message === '' ? stack : `${message}\n${stack}`;
+  const error = errorText(record[context.errorKey]);
+  if (error === '') return message;
+  return message === '' ? error : `${message}\n${error}`;
+}
+
+/**
+ * What a logged error adds to the message: its stack (Pino's serializer always gives one); else
+ * `type: message` of an error-shaped object; else the text of an error logged as a string.
+ */
+function errorText(error: unknown): string {
+  if (typeof error === 'string') return error;
+  if (typeof error !== 'object' || error === null) return '';
+  const { stack, message, type } = error as { stack?: unknown; message?: unknown; type?: unknown };
+  if (typeof stack === 'string' && stack !== '') return stack;
+  if (typeof message !== 'string' || message === '') return '';
+  return `${typeof type === 'string' && type !== '' ? type : 'Error'}: ${message}`;
 }
 
 function joinTags(tags: unknown, staticTags: string[], joinedStatic: string): string {
   // The common case, strings and no tags from the options, costs one join and no copies.
   if (staticTags.length === 0 && Array.isArray(tags) && tags.every(isString)) return tags.join(',');
-  const own = Array.isArray(tags) ? tags.map(String) : typeof tags === 'string' && tags !== '' ? [tags] : [];
+  const own = (Array.isArray(tags) ? tags : [tags]).map(tagText).filter((tag) => tag !== '');
   if (own.length === 0) return joinedStatic;
   const extra = staticTags.filter((tag) => !own.includes(tag));
   return [...own, ...extra].join(',');
+}
+
+/** A tag as text: objects as JSON (not "[object Object]"), null and undefined as nothing. */
+function tagText(tag: unknown): string {
+  if (typeof tag === 'string') return tag;
+  if (typeof tag === 'number' || typeof tag === 'boolean' || typeof tag === 'bigint') return String(tag);
+  return tag === null ? '' : (JSON.stringify(tag) ?? ''); // undefined stringifies to undefined
 }
 
 const isString = (value: unknown): value is string => typeof value === 'string';

@@ -24,7 +24,8 @@ export function createLevelNamer(levelsByName: Record<string, number> = {}): Lev
     byNumber.set(number, logweaverName(label));
   }
   return (level) => {
-    if (typeof level === 'number') return byNumber.get(level) ?? `LEVEL${level}`;
+    // An unknown level number keeps its number; one that is no level at all (Infinity, 30.5) is INFO.
+    if (typeof level === 'number') return byNumber.get(level) ?? (Number.isInteger(level) ? `LEVEL${level}` : 'INFO');
     if (typeof level === 'string' && level !== '') return logweaverName(level);
     return 'INFO';
   };
