@@ -111,11 +111,26 @@ describe('the viewer API', () => {
     expect(await get(path)).toMatchObject({ status: 400, body: { error } });
   });
 
-  it('serves the page with a policy that lets only its own script run', async () => {
+  it('serves the page with a policy that lets only its own script and styles apply, and local images load', async () => {
     const response = await fetch(viewer.url);
     expect(response.status).toBe(200);
     expect(await response.text()).toContain('<script src="viewer.js" defer></script>');
-    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const policy = response.headers.get('content-security-policy')?.split('; ');
+    expect(policy).toEqual(
+      expect.arrayContaining(["script-src 'self'", "style-src 'self'", "img-src 'self' data: blob:"]),
+    );
+    expect((await get('/api/meta')).body).toMatchObject({ remoteImages: false });
+  });
+
+  it('lets images from other servers load with --remote-images, and says so', async () => {
+    const remote = await startViewerProcess(db.url, '--remote-images');
+    try {
+      const policy = (await fetch(remote.url)).headers.get('content-security-policy')?.split('; ');
+      expect(policy).toEqual(expect.arrayContaining(["style-src 'self'", 'img-src * data: blob:']));
+      expect(await (await fetch(new URL('/api/meta', remote.url))).json()).toMatchObject({ remoteImages: true });
+    } finally {
+      remote.cli.kill();
+    }
   });
 
   it('refuses requests for another host name (DNS rebinding) and anything but GET', async () => {

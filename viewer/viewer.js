@@ -1,6 +1,7 @@
 // The log viewer page: filters → /api/rows (pages of 250, keyset on log_id), infinite scroll,
 // live tail (/api/follow about once a second), go to a log id, order, details, jump to a run.
-// Messages are shown as text; HTML is rendered only when "Render HTML in messages" is ticked.
+// Messages are shown as text; HTML is rendered only when "Render HTML in messages" is ticked, and
+// then inside a shadow root of its own (see setMessage).
 'use strict';
 
 const POLL_INTERVAL_MS = 1000;
@@ -21,6 +22,8 @@ const state = {
   polling: false,
   /** The log id gone to, while that view lasts. */
   at: null,
+  /** Whether `view --remote-images` lets logged images from other servers load (from /api/meta). */
+  remoteImages: false,
 };
 
 const byId = (id) => document.getElementById(id);
@@ -78,9 +81,32 @@ function filterParams() {
 
 // ---- rows ----
 
+/** The page's only styles for logged HTML: the page's own stylesheet does not reach into shadow roots. */
+const LOGGED_HTML_SHEET = new CSSStyleSheet();
+LOGGED_HTML_SHEET.replaceSync('img { max-width: 320px; max-height: 240px; }');
+
+/**
+ * Logged HTML goes into a shadow root of its own: its ids and forms stay there, so it cannot stand
+ * in for the page's elements (byId('status') stays the page's), <meta http-equiv> in it is ignored,
+ * and the page's Content-Security-Policy leaves it no styles (no 'unsafe-inline') and no scripts.
+ * The host element is contained (viewer.css): nothing in it paints outside its cell.
+ */
 function setMessage(element, message) {
-  if (byId('render-html').checked) element.innerHTML = message;
-  else element.textContent = message;
+  if (!byId('render-html').checked) {
+    element.textContent = message;
+    return;
+  }
+  const host = document.createElement('div');
+  host.className = 'logged-html';
+  const root = host.attachShadow({ mode: 'open' });
+  root.adoptedStyleSheets = [LOGGED_HTML_SHEET];
+  root.innerHTML = message;
+  element.replaceChildren(host);
+}
+
+/** Says why a logged image from another server shows broken, while HTML is rendered. */
+function updateImagesNote() {
+  byId('remote-images-note').hidden = !byId('render-html').checked || state.remoteImages;
 }
 
 function cell(tr, className, text) {
@@ -275,6 +301,8 @@ async function showDetails(id) {
 async function loadApplications() {
   const meta = await api('/api/meta');
   document.title = `${meta.table} · log viewer`;
+  state.remoteImages = meta.remoteImages === true;
+  updateImagesNote();
   const names = [...new Set(meta.machines.map((pair) => pair.application))];
   byId('applications').append(
     ...names.map((name) => {
@@ -367,6 +395,7 @@ function wire() {
   });
   byId('render-html').addEventListener('change', () => {
     for (const { row, element } of state.shown.values()) setMessage(element.querySelector('td.message'), row.message);
+    updateImagesNote();
   });
   byId('runs').addEventListener('focus', () => guarded(loadRuns));
   byId('runs').addEventListener('change', () => guarded(() => jumpToRun(byId('runs').value)));

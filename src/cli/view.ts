@@ -13,6 +13,7 @@ export function viewCommand(): Command {
     .description('serve the web log viewer (http://127.0.0.1:7070/ unless --host or --port say otherwise)')
     .option('--port <port>', 'port to listen on (default 7070; 0 picks a free port)')
     .option('--host <address>', 'address to listen on (default 127.0.0.1; the viewer has no login)')
+    .option('--remote-images', 'with "Render HTML" ticked, also load logged images from other servers')
     .action(async (flags: Record<string, unknown>) => {
       await runView(viewSettings(flags, process.env), process.stdout);
     });
@@ -20,7 +21,12 @@ export function viewCommand(): Command {
 }
 
 export function viewSettings(flags: Record<string, unknown>, env: Record<string, string | undefined>): ViewerSettings {
-  return { target: resolveReadTarget(flags, env), host: parseHost(flags.host), port: parsePort(flags.port) };
+  return {
+    target: resolveReadTarget(flags, env),
+    host: parseHost(flags.host),
+    port: parsePort(flags.port),
+    remoteImages: flags.remoteImages === true,
+  };
 }
 
 export async function runView(settings: ViewerSettings, stdout: Writable): Promise<void> {

@@ -2,7 +2,8 @@
  * The viewer's JSON API. Every list is a keyset page of PAGE_ROWS rows (or fewer); parameters are
  * validated by the same parser as the CLI's flags and a bad one is a 400 naming it.
  *
- *   GET /api/meta                 table, time zone, page size, applications and their machines
+ *   GET /api/meta                 table, time zone, page size, applications and their machines,
+ *                                 whether remote images may load
  *   GET /api/rows?filters&order=desc|asc[&cursor=ID | &at=ID]
  *                                 a page: { rows, next } (+ follow, a cursor for /api/follow, on the
  *                                 first page); `at` starts the page at that log_id, inclusive
@@ -26,8 +27,13 @@ export class NotFound extends Error {
   override name = 'NotFound';
 }
 
+/** What the handlers read from, and what the page is told of how it is served. */
+export interface ViewContext extends ReadContext {
+  remoteImages: boolean;
+}
+
 /** A handler gets a pooled connection and the query string; what it returns is sent as JSON. */
-type Handler = (client: pg.ClientBase, context: ReadContext, query: URLSearchParams) => Promise<unknown>;
+type Handler = (client: pg.ClientBase, context: ViewContext, query: URLSearchParams) => Promise<unknown>;
 
 /**
  * Repeatable parameters arrive as several values; the rest as one (or absent). A single-valued one
@@ -60,6 +66,7 @@ const meta: Handler = async (client, context) => ({
   shape: context.shape.hasRecord ? 'logweaver-pino' : 'openclone',
   timezone: context.timezone,
   pageRows: PAGE_ROWS,
+  remoteImages: context.remoteImages,
   machines: await listMachines(client, context.shape),
 });
 

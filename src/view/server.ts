@@ -4,8 +4,8 @@
  *
  * It listens on 127.0.0.1 unless told otherwise and has no login, so it refuses requests whose Host
  * is not the address it serves (a web page elsewhere cannot reach it through DNS rebinding), and
- * the page's Content-Security-Policy lets only the package's own script run — also when the user
- * asks for HTML in messages to be rendered.
+ * the page's Content-Security-Policy lets only the package's own script and stylesheet apply — also
+ * when the user asks for HTML in messages to be rendered (the page puts it in shadow roots).
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,17 +17,19 @@ import { readerConfig, withDatabase } from '../read/connect.js';
 import type { ReadTarget } from '../read/options.js';
 import type { ReadContext } from '../read/reader.js';
 import { detectShape } from '../read/table.js';
-import { apiHandler, NotFound } from './api.js';
+import { apiHandler, NotFound, type ViewContext } from './api.js';
 
 export interface ViewerSettings {
   target: ReadTarget;
   host: string;
   port: number;
+  /** Let logged <img> tags load from other servers (which then see who reads the logs, and when). */
+  remoteImages: boolean;
 }
 
 export interface RunningViewer {
   url: string;
-  context: ReadContext;
+  context: ViewContext;
   close(): Promise<void>;
 }
 
@@ -40,19 +42,23 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 };
 
 /**
- * Scripts only from this server (no inline script, no event-handler attributes: logged HTML cannot
- * run code); images from anywhere, since OpenClone's services log <img> tags on purpose.
+ * Scripts and styles only from this server: no inline script, event-handler attribute, <style> or
+ * style= (logged HTML can neither run code nor restyle the page). Images from this server and data:
+ * URIs, which is how OpenClone's services log <img> tags; from anywhere only with --remote-images,
+ * since a remote image is a beacon that tells its server who reads the logs.
  */
-const PAGE_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  'img-src * data: blob:',
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+function pagePolicy(remoteImages: boolean): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `img-src ${remoteImages ? '*' : "'self'"} data: blob:`,
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 const POOL_SIZE = 4;
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -61,8 +67,8 @@ export async function startViewer(settings: ViewerSettings): Promise<RunningView
   const assets = loadAssets();
   const pool = new pg.Pool({ ...readerConfig(settings.target, 'view'), max: POOL_SIZE });
   pool.on('error', () => undefined); // an idle connection that drops is replaced at the next request
-  const context = await connectContext(pool, settings.target);
-  const served: Served = { pool, context, assets, host: settings.host };
+  const context = { ...(await connectContext(pool, settings.target)), remoteImages: settings.remoteImages };
+  const served: Served = { pool, context, assets, host: settings.host, policy: pagePolicy(settings.remoteImages) };
   // An explicit header limit, whatever NODE_OPTIONS says: a longer request line or header is a 431.
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) =>
     answer(request, response, served),
@@ -129,9 +135,11 @@ function urlHost(host: string): string {
 
 interface Served {
   pool: pg.Pool;
-  context: ReadContext;
+  context: ViewContext;
   assets: Map<string, { body: Buffer; type: string }>;
   host: string;
+  /** The page's Content-Security-Policy. */
+  policy: string;
 }
 
 /** What a request asks for. `authority` is the host of an absolute-form target (`GET http://host/path`). */
@@ -164,7 +172,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, served
   const refused = refusedHost(request, target, served.host);
   if (refused) return send(response, refused.status, { error: refused.error });
   const asset = served.assets.get(target.pathname);
-  if (asset) return sendAsset(response, asset);
+  if (asset) return sendAsset(response, asset, served.policy);
   const handler = apiHandler(target.pathname);
   if (!handler) return send(response, 404, { error: `no such page: ${describe(target.pathname)}` });
   try {
@@ -233,11 +241,11 @@ function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
   socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
 }
 
-function sendAsset(response: ServerResponse, asset: { body: Buffer; type: string }): void {
+function sendAsset(response: ServerResponse, asset: { body: Buffer; type: string }, policy: string): void {
   response.writeHead(200, {
     'Content-Type': asset.type,
     'Cache-Control': 'no-cache',
-    'Content-Security-Policy': PAGE_POLICY,
+    'Content-Security-Policy': policy,
   });
   response.end(asset.body);
 }

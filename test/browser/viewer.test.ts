@@ -7,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertRows, OPENCLONE_TABLE } from '../support/seed.js';
 import { startViewerProcess, type RunningViewer } from '../support/viewer.js';
 import { launchChromium, type Browser } from './support/chromium.js';
+import { imageEvents, PIXEL_DATA_URI, recordImageEvents, startBeacon, type Beacon } from './support/images.js';
 
 interface ModelRow {
   id: number;
@@ -84,6 +85,7 @@ beforeAll(async () => {
   ]);
   viewer = await startViewerProcess(db.url);
   browser = await launchChromium();
+  await recordImageEvents(browser.context);
 });
 afterAll(async () => {
   await browser?.close();
@@ -171,7 +173,9 @@ describe('the log viewer', () => {
     await page.check('#render-html');
     await expect.poll(() => messageCell(601).locator('b').textContent()).toBe('bold');
     expect(await messageCell(601).locator('img').count()).toBe(1);
-    // The page's Content-Security-Policy keeps logged event handlers from running.
+    // The image's error event is where a logged onerror= would run: once it has fired, the page's
+    // Content-Security-Policy has kept the handler from running, or never will.
+    await expect.poll(() => imageEvents(page)).toContain('error x:broken');
     expect(await page.evaluate(() => (globalThis as unknown as { pwned?: boolean }).pwned)).toBeUndefined();
   });
 
@@ -286,5 +290,115 @@ describe('the log viewer on an OpenClone table', () => {
     await page.fill('#text', 'talking');
     await expectShown([1]);
     expect(await page.locator('#status').textContent()).toBe('1 row · end of the log');
+  });
+});
+
+/**
+ * Logged HTML that tries what a log line should never do to the page showing it: restyle it (a
+ * <style>, a style= overlay), clobber its elements (ids the page uses), and report the reader to
+ * another server (a remote <img>, the beacon). OpenClone's own kind of image, a data: URI, must load.
+ */
+function hostileHtml(beacon: string): string {
+  return [
+    '<style>body, header, #status { display: none !important; } p { color: rgb(255, 0, 0) !important; }</style>',
+    '<p id="status">clobbered</p><span id="details-id">clobbered</span>',
+    '<form id="filters"><input id="render-html" type="checkbox"></form>',
+    '<span class="overlay" style="position: fixed; inset: 0; background: red">covering the page</span>',
+    `<img id="error" src="${beacon}"><img src="${PIXEL_DATA_URI}">`,
+  ].join('');
+}
+
+/** What the page's own elements are and look like (run in the page). */
+const PAGE_LOOK = `(() => {
+  const status = document.getElementById('status');
+  const shown = (element) => getComputedStyle(element).display !== 'none';
+  return {
+    status: status.textContent,
+    statusShown: shown(status),
+    statusColor: getComputedStyle(status).color,
+    headerShown: shown(document.querySelector('header')),
+    bodyShown: shown(document.body),
+    filtersIsThePageForm: document.getElementById('filters').contains(document.getElementById('minutes')),
+    renderHtmlChecked: document.getElementById('render-html').checked,
+    error: document.getElementById('error').tagName,
+    documentImages: document.images.length,
+  };
+})()`;
+
+const pageLook = () => page.evaluate<Record<string, unknown>>(PAGE_LOOK);
+
+/** An element's computed position (run in the page; the tests are compiled without the DOM's types). */
+function position(element: unknown): string {
+  type Window = { getComputedStyle(element: unknown): { position: string } };
+  return (globalThis as unknown as Window).getComputedStyle(element).position;
+}
+
+describe('logged HTML, rendered', () => {
+  let beacon: Beacon;
+  let hostile: RunningViewer;
+
+  beforeAll(async () => {
+    beacon = await startBeacon();
+    await db.query(`CREATE SCHEMA hostile; ${schemaSql({ schema: 'hostile', table: 'log' })}`);
+    await insertRows(db.url, [{ message: hostileHtml(beacon.url), time: '2026-11-28T09:00:00Z' }], 'hostile.log');
+    hostile = await startViewerProcess(db.url, '--schema', 'hostile');
+  });
+  afterAll(async () => {
+    hostile?.cli.kill();
+    await beacon?.close();
+  });
+
+  it('can neither restyle nor clobber the page, and loads no remote image unless asked', async () => {
+    await page.goto(hostile.url);
+    await expectShown([1]);
+    expect(await messageCell(1).locator('img').count()).toBe(0); // as text: no image at all
+    const before = await pageLook();
+    expect(before).toMatchObject({ status: '1 row · end of the log', statusColor: 'rgb(102, 102, 102)' });
+    await page.check('#render-html');
+    await expect
+      .poll(() => imageEvents(page))
+      .toEqual(expect.arrayContaining([`error ${beacon.url}`, `load ${PIXEL_DATA_URI}`]));
+    expect(beacon.requests).toEqual([]);
+    expect(await messageCell(1).locator('p').textContent()).toBe('clobbered');
+    expect(await pageLook()).toEqual({ ...before, renderHtmlChecked: true });
+    expect(await messageCell(1).locator('span.overlay').evaluate(position)).toBe('static');
+    await expect.poll(() => page.locator('#applications input').count()).toBe(1); // /api/meta answered
+    expect(await page.locator('#remote-images-note').textContent()).toBe(
+      'images from other servers are blocked (view --remote-images)',
+    );
+    expect(await page.locator('#remote-images-note').isVisible()).toBe(true);
+  });
+
+  it("shows the details of such a row in the page's own dialog", async () => {
+    await page.goto(hostile.url);
+    await expectShown([1]);
+    await page.check('#render-html');
+    await page.click('#rows tbody tr[data-id="1"] td.id');
+    await expect.poll(() => page.locator('#details').isVisible()).toBe(true);
+    expect(await page.locator('#details h2').textContent()).toBe('Log row #1');
+    expect(await page.locator('#details-message p').textContent()).toBe('clobbered');
+    expect(beacon.requests).toEqual([]);
+  });
+
+  describe('with view --remote-images', () => {
+    let remote: RunningViewer;
+
+    beforeAll(async () => {
+      remote = await startViewerProcess(db.url, '--schema', 'hostile', '--remote-images');
+    });
+    afterAll(() => remote?.cli.kill());
+
+    it('loads remote images once Render HTML is ticked, and still keeps the page its own', async () => {
+      await page.goto(remote.url);
+      await expectShown([1]);
+      const before = await pageLook();
+      expect(beacon.requests).toEqual([]); // shown as text: no image element asked for it
+      await page.check('#render-html');
+      await beacon.requested();
+      await expect.poll(() => imageEvents(page)).toEqual(expect.arrayContaining([`load ${beacon.url}`]));
+      expect(await pageLook()).toEqual({ ...before, renderHtmlChecked: true });
+      await expect.poll(() => page.locator('#applications input').count()).toBe(1); // /api/meta answered
+      expect(await page.locator('#remote-images-note').isVisible()).toBe(false);
+    });
   });
 });
