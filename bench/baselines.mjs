@@ -5,8 +5,8 @@
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createRowBuilder } from '../dist/enrich.js';
-import { createLevelNamer } from '../dist/levels.js';
+import { createRowBuilder } from '../dist/ingest/enrich.js';
+import { createLevelNamer } from '../dist/ingest/levels.js';
 import { encodeBatch } from '../dist/write/copy.js';
 import { recordFields, recordMessage } from './records.mjs';
 

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { createPipeline } from '../dist/pipeline.js';
+import { createPipeline } from '../dist/ingest/pipeline.js';
 import { resolveOptions } from '../dist/options.js';
 import { startPrivateServer } from '../support/private-postgres.mjs';
 import { copyCeiling, pinoLines } from './baselines.mjs';

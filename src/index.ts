@@ -5,4 +5,4 @@
  */
 export { default } from './transport.js';
 export type { LogweaverOptions } from './options.js';
-export type { PipelineStats } from './pipeline.js';
+export type { PipelineStats } from './ingest/pipeline.js';

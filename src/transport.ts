@@ -11,9 +11,9 @@ import { setPriority } from 'node:os';
 import type { Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorText } from './errors.js';
-import { lineStream } from './lines.js';
+import { lineStream } from './ingest/lines.js';
 import { resolveOptions, type LogweaverOptions } from './options.js';
-import { createPipeline, type LoggerConfig, type Pipeline } from './pipeline.js';
+import { createPipeline, type LoggerConfig, type Pipeline } from './ingest/pipeline.js';
 import { createReporter, stderrSink, type ReportLevel } from './report.js';
 
 /**

@@ -1,7 +1,7 @@
 // The line splitter shared by the transport worker and pipe mode (issue 14, A1 and A2): what a
 // caller receives for each chunk it writes.
 import { describe, expect, it } from 'vitest';
-import { LineSplitter } from '../src/lines.js';
+import { LineSplitter } from '../src/ingest/lines.js';
 
 /** A splitter and the lines it handed over so far, with how many bytes were cut from each. */
 function splitter(carriageReturnEndsLine: boolean, maxLineLength?: number) {

@@ -10,9 +10,9 @@
  * a slow reader of stdout holds up reading the same way.
  */
 import type { Readable, Writable } from 'node:stream';
-import { LineSplitter } from '../lines.js';
+import { LineSplitter } from '../ingest/lines.js';
 import type { ResolvedOptions } from '../options.js';
-import { createPipeline } from '../pipeline.js';
+import { createPipeline } from '../ingest/pipeline.js';
 import { createReporter, stderrSink } from '../report.js';
 
 export interface PipeIo {

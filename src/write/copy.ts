@@ -6,7 +6,7 @@
  * Layout: signature, flags, extension length; per row a field count and, per field, a byte length
  * (-1 for NULL) and the value in the type's binary form; a -1 field count ends the data.
  */
-import type { LogRow } from '../enrich.js';
+import type { LogRow } from '../ingest/enrich.js';
 
 /** The columns every LogWeaver table has, in the order rows are encoded. */
 export const LOGWEAVER_COLUMNS = [

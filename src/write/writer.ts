@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { LogRow } from '../enrich.js';
+import type { LogRow } from '../ingest/enrich.js';
 import type { ConnectionSettings } from '../connection.js';
 import { encodeBatch } from './copy.js';
 import { allocateRun, endRun, type RunIdentity } from './run.js';

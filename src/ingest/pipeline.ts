@@ -15,13 +15,13 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RowBuffer } from './batch.js';
 import { createRowBuilder, textRow, type LogRow, type QueuedLine, type RowBuilder } from './enrich.js';
-import { errorText } from './errors.js';
-import { machineName, outwardIpv4, processRunKey, processStartedAt } from './identity.js';
+import { errorText } from '../errors.js';
+import { machineName, outwardIpv4, processRunKey, processStartedAt } from '../identity.js';
 import { createLevelNamer } from './levels.js';
-import type { ResolvedOptions } from './options.js';
-import type { Reporter } from './report.js';
+import type { ResolvedOptions } from '../options.js';
+import type { Reporter } from '../report.js';
 import { Spool, type SpoolMark } from './spool.js';
-import { isConfigurationError, isRowError, Writer, type Payload } from './write/writer.js';
+import { isConfigurationError, isRowError, Writer, type Payload } from '../write/writer.js';
 
 /** What Pino tells its transports about the logger (its PINO_CONFIG message to the worker). */
 export interface LoggerConfig {

@@ -40,7 +40,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { QueuedLine } from './enrich.js';
-import { processStartTime } from './identity.js';
+import { processStartTime } from '../identity.js';
 
 /** How far take() reached; confirmed with delivered() once those lines are committed. */
 export interface SpoolMark {
