@@ -7,6 +7,7 @@
 import type { ClientConfig } from 'pg';
 import { parse } from 'pg-connection-string';
 import { OptionError } from './errors.js';
+import { redactCredentials, rememberName, rememberSecret, secretsInConnectionString } from './secrets.js';
 
 export interface ConnectionSettings {
   /** Handed to pg.Client; the password is non-enumerable so it never reaches a log or an error. */
@@ -23,6 +24,9 @@ const PG_VARIABLES = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 
 
 /** `label` names the explicit option in messages: `connectionString` or `--database-url`. */
 export function resolveConnection(connectionString: string | undefined, label: string, env: Env): ConnectionSettings {
+  // pg falls back to PGPASSWORD itself, whichever source is chosen.
+  rememberSecret(env.PGPASSWORD);
+  rememberSecret(env.OpenClone_LogDB_Password);
   if (connectionString !== undefined) return fromUrl(connectionString, label);
   for (const name of ['LOGWEAVER_DATABASE_URL', 'DATABASE_URL']) {
     const url = env[name];
@@ -34,15 +38,47 @@ export function resolveConnection(connectionString: string | undefined, label: s
 }
 
 function fromUrl(url: string, source: string): ConnectionSettings {
+  for (const secret of secretsInConnectionString(url)) rememberSecret(secret);
+  refuseUnreadable(url, source);
   let parsed: ReturnType<typeof parse>;
   try {
-    if (!/^postgres(ql)?:\/\//i.test(url) && !url.startsWith('/')) throw new Error('not a postgres:// URL');
     parsed = parse(url);
-  } catch (error) {
-    throw new OptionError(`${source} is not a valid PostgreSQL URL: ${redactUrl(url)}`, { cause: error });
+  } catch {
+    // No cause: what a parser says about a URL may quote it, and an uncaught error prints its cause.
+    throw new OptionError(`${source} is not a valid PostgreSQL URL: ${redactCredentials(url)}`);
   }
   const { password, ...rest } = parsed;
+  rememberSecret(password);
   return fromParts({ ...rest, password: password ?? undefined } as ClientConfig, source, {});
+}
+
+/**
+ * Refuses what pg would misread. A libpq keyword/value string (`host=db password=...`) is not a
+ * URL to pg: it would connect to a host named `base`. And a URL parser (pg's, like libpq's) ends
+ * the host part at the first / ? or #: an @ after that means a password (or user name) holding one
+ * of them unencoded, and the part after it would be taken for the host, port or database, and
+ * printed as such (`getaddrinfo ENOTFOUND <part of the password>`).
+ */
+function refuseUnreadable(url: string, source: string): void {
+  const redacted = redactCredentials(url);
+  if (!/^[a-z][a-z\d+.-]*:\/\//i.test(url) && !url.startsWith('/') && url.includes('=')) {
+    throw new OptionError(
+      `${source} is a libpq keyword/value string, which logweaver-pino does not read: ` +
+        `give a postgres://user:password@host:port/database URL, or the PG* variables; got ${redacted}`,
+    );
+  }
+  if (!/^postgres(ql)?:\/\//i.test(url) && !url.startsWith('/')) {
+    throw new OptionError(`${source} is not a valid PostgreSQL URL: ${redacted}`);
+  }
+  const afterScheme = url.replace(/^[a-z]+:\/\//i, '');
+  const hostEnd = afterScheme.search(/[/?#]/);
+  if (hostEnd >= 0 && afterScheme.includes('@', hostEnd)) {
+    // The URL last: anything after it on the line would be taken for part of it if redacted again.
+    throw new OptionError(
+      `${source} is not a valid PostgreSQL URL (an @ after its host: percent-encode / ? # @ in the ` +
+        `password or user name as %2F %3F %23 %40): ${redacted}`,
+    );
+  }
 }
 
 function fromOpenClone(env: Env): ConnectionSettings {
@@ -76,11 +112,6 @@ function fromParts(config: ClientConfig, source: string, env: Env): ConnectionSe
   if (password !== undefined && password !== null) {
     Object.defineProperty(clean, 'password', { value: password, enumerable: false });
   }
+  for (const name of [user, host, port, database]) rememberName(name);
   return { config: clean, source, description: `${user}@${host}:${port}/${database} (from ${source})` };
-}
-
-/** The URL with its password replaced by ***, or a placeholder when it cannot be parsed. */
-export function redactUrl(url: string): string {
-  // Up to the last @ before the host: a password may itself contain @.
-  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^/?#]*@/i, '$1***@').replace(/(password=)[^&\s]*/gi, '$1***');
 }

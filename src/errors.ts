@@ -1,7 +1,15 @@
 /** Error types and the one place that turns any thrown value into a printable, password-free line. */
+import { maskSecrets } from './secrets.js';
+
+/**
+ * An error whose message this package composed with every password already left out (connection
+ * strings redacted where they are echoed): errorText prints it as it is, rather than masking words
+ * of it that merely equal a password (the `postgres` of `postgres://`).
+ */
+export class PrintableError extends Error {}
 
 /** A bad option value: thrown once, at start, naming the option and the value. */
-export class OptionError extends Error {
+export class OptionError extends PrintableError {
   override name = 'OptionError';
 }
 
@@ -12,9 +20,15 @@ export function describe(value: unknown): string {
   return Array.isArray(value) ? 'an array' : 'an object';
 }
 
-/** `message (SQLSTATE 28P01)` for database errors; the message alone for anything else. */
+/**
+ * `message (SQLSTATE 28P01)` for database errors; the message alone for anything else. Messages
+ * made elsewhere (pg, Node) have every known password masked: `getaddrinfo ENOTFOUND <host>` shows
+ * whatever a URL parser took for the host.
+ */
 export function errorText(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  if (error instanceof PrintableError) return error.message;
+  if (!(error instanceof Error)) return maskSecrets(String(error));
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && code !== '' ? `${error.message} (${code})` : error.message;
+  const message = maskSecrets(error.message);
+  return typeof code === 'string' && code !== '' ? `${message} (${code})` : message;
 }

@@ -123,3 +123,48 @@ describe('connection precedence', () => {
     expect(JSON.stringify(settings)).not.toContain('pw"');
   });
 });
+
+describe('passwords in connection strings (issue 14, item 6)', () => {
+  const messageOf = (raw: unknown, env: Record<string, string> = {}) => {
+    try {
+      resolveOptions(raw, env);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error('no error');
+  };
+
+  it('refuses a libpq keyword/value string, echoing it with the whole quoted password masked', () => {
+    const message = messageOf({ connectionString: "host=db port=5433 dbname=logs user=app password='x \\'y\\' z'" });
+    expect(message).toBe(
+      'connectionString is a libpq keyword/value string, which logweaver-pino does not read: give a ' +
+        'postgres://user:password@host:port/database URL, or the PG* variables; ' +
+        'got host=db port=5433 dbname=logs user=app password=***',
+    );
+    expect(messageOf({}, { DATABASE_URL: 'password=a&b host=db' })).toMatch(/got password=\*\*\* host=db$/);
+  });
+
+  it('refuses a URL with an @ after the host, where a parser would take part of the password for the host', () => {
+    for (const password of ['p/ss?w#rd', 'k3y@hostpart/dbpart', '6543/portdb', 'x#y@z']) {
+      const message = messageOf({ connectionString: `postgres://app:${password}@db.example:5433/logs` });
+      expect(message).toBe(
+        'connectionString is not a valid PostgreSQL URL (an @ after its host: percent-encode / ? # @ in the ' +
+          'password or user name as %2F %3F %23 %40): postgres://app:***@db.example:5433/logs',
+      );
+    }
+  });
+
+  it('reads a percent-encoded password whole, and an @ in it unencoded', () => {
+    const encoded = resolveOptions({ connectionString: 'postgres://app:p%2Fss%3Fw%23rd@db.example/logs' }, {});
+    expect(encoded.connection.config.password).toBe('p/ss?w#rd');
+    expect(encoded.connection.description).toBe('app@db.example:5432/logs (from connectionString)');
+    const at = resolveOptions({ connectionString: 'postgres://app:a@b@db.example/logs' }, {});
+    expect(at.connection.config.password).toBe('a@b');
+  });
+
+  it('finds the password by its place, not by a search: one that is also part of the scheme', () => {
+    expect(messageOf({ connectionString: 'postgres://app:post@db.example:5x/logs' })).toBe(
+      'connectionString is not a valid PostgreSQL URL: postgres://app:***@db.example:5x/logs',
+    );
+  });
+});

@@ -4,7 +4,7 @@
  * Connection failures name the database (never its password), as the writer's do.
  */
 import pg from 'pg';
-import { errorText } from '../errors.js';
+import { errorText, PrintableError } from '../errors.js';
 import type { ReadTarget } from './options.js';
 import { detectShape } from './table.js';
 import type { ReadContext } from './reader.js';
@@ -24,9 +24,12 @@ export function readerConfig(target: ReadTarget, purpose: string): pg.ClientConf
   };
 }
 
-/** Adds where the database is to a failure, so the person knows which settings to look at. */
+/**
+ * Adds where the database is to a failure, so the person knows which settings to look at. The
+ * failure's text is masked here, once: the description names the user and database as they are.
+ */
 export function withDatabase(error: unknown, target: ReadTarget): Error {
-  return new Error(`${errorText(error)}, connecting as ${target.connection.description}`, { cause: error });
+  return new PrintableError(`${errorText(error)}, connecting as ${target.connection.description}`, { cause: error });
 }
 
 export interface OpenReader {
