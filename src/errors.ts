@@ -1,5 +1,5 @@
 /** Error types and the one place that turns any thrown value into a printable, password-free line. */
-import { maskSecrets } from './secrets.js';
+import { maskSecrets, redactCredentials } from './secrets.js';
 
 /**
  * An error whose message this package composed with every password already left out (connection
@@ -13,9 +13,16 @@ export class OptionError extends PrintableError {
   override name = 'OptionError';
 }
 
-/** A short, quoted rendering of a bad value for an error message. */
+/**
+ * A short, quoted rendering of a bad value for an error message, with the password of any
+ * connection string in it masked (a URL typed after the wrong flag).
+ */
 export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === 'string') {
+    // Redacted before it is cut: the cut could drop the @ that shows where a URL's password ends.
+    const masked = redactCredentials(value);
+    return JSON.stringify(masked.length > 80 ? `${masked.slice(0, 80)}…` : masked);
+  }
   if (value === null || typeof value !== 'object') return String(value);
   return Array.isArray(value) ? 'an array' : 'an object';
 }

@@ -167,4 +167,10 @@ describe('passwords in connection strings (issue 14, item 6)', () => {
       'connectionString is not a valid PostgreSQL URL: postgres://app:***@db.example:5x/logs',
     );
   });
+
+  it('masks a URL given as the value of another option', () => {
+    expect(messageOf({ batchSize: 'postgres://app:hunter2@db.example/logs?password=hunter3' })).toBe(
+      'batchSize must be a whole number from 1 to 100000, got "postgres://app:***@db.example/logs?password=***"',
+    );
+  });
 });

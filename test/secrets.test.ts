@@ -221,6 +221,22 @@ describe.concurrent('no error path prints a password (issue 14, item 6)', () => 
   }
 });
 
+describe('a mistyped command line (issue 14, item 6)', () => {
+  it('masks the password of a URL glued to an unknown flag, which commander quotes whole', async () => {
+    const result = await runCli(['--database-ur=postgres://lw_app:k3y@hostpart/dbpart@db.example/lw_logs']);
+    expect(result.stderr).toContain("unknown option '--database-ur=postgres://lw_app:***@db.example/lw_logs'");
+    expect(leaks(result.stderr, { password: 'k3y@hostpart/dbpart', fragments: ['hostpart', 'dbpart'] })).toEqual([]);
+  });
+
+  it('masks the password of a URL given to another flag', async () => {
+    const result = await runCli(['runs', '--limit', 'postgres://lw_app:a@b@db.example/lw_logs']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      '--limit must be a whole number from 1 to 10000, got "postgres://lw_app:***@db.example/lw_logs"',
+    );
+  });
+});
+
 describe('errorText (issue 14, item 6)', () => {
   it('masks the passwords this process was given in messages from pg and Node, as given and encoded', () => {
     resolveOptions({ connectionString: 'postgres://app:s3cr%2Ft@db.example/logs' }, { PGPASSWORD: 'env-s3cret' });

@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { OptionError, errorText } from '../errors.js';
 import { resolveOptions, type LogweaverOptions } from '../options.js';
+import { maskSecrets } from '../secrets.js';
 import { addTargetOptions } from './flags.js';
 import { runsCommand } from './runs.js';
 import { applySchema, printSchema } from './schema.js';
@@ -81,7 +82,18 @@ export function buildProgram(): Command {
   program.addCommand(tailCommand());
   program.addCommand(runsCommand());
   program.addCommand(viewCommand());
+  maskUsageErrors(program);
   return program;
+}
+
+/**
+ * Commander quotes a mistyped flag whole (`unknown option '--datbase-url=postgres://app:pw@db/logs'`),
+ * before any option is read: its messages get the same redaction as ours. Subcommands added with
+ * addCommand do not inherit the setting, so each gets it.
+ */
+function maskUsageErrors(command: Command): void {
+  command.configureOutput({ outputError: (text, write) => write(maskSecrets(text)) });
+  for (const subcommand of command.commands) maskUsageErrors(subcommand);
 }
 
 export async function main(argv: string[]): Promise<void> {
