@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createRowBuilder } from '../dist/ingest/enrich.js';
-import { createLevelNamer } from '../dist/ingest/levels.js';
+import { createLevelNamer } from '../dist/levels.js';
 import { encodeBatch } from '../dist/write/copy.js';
 import { recordFields, recordMessage } from './records.mjs';
 

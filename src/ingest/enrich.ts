@@ -3,7 +3,7 @@
  * and the spool as they arrived, which keeps the worker's intake cheap). The columns that are the
  * same for every row of a run (application, machine, address, run number) are added by the writer.
  */
-import type { LevelNamer } from './levels.js';
+import { createLevelNamer, type LevelNamer } from '../levels.js';
 import { parseRecord, type LogRecord } from './parse.js';
 
 export interface LogRow {
@@ -38,6 +38,32 @@ export interface RowContext {
 }
 
 export type RowBuilder = (queued: QueuedLine) => LogRow;
+
+/** What Pino tells its transports about the logger (its PINO_CONFIG message to the worker). */
+export interface LoggerConfig {
+  levels?: { values?: Record<string, number> } | Record<string, number>;
+  messageKey?: string;
+  errorKey?: string;
+}
+
+/** What the options say about rows; where they are silent, the logger's own settings apply. */
+export interface RowOptions {
+  messageKey?: string;
+  errorKey?: string;
+  customLevels: Record<string, number>;
+  tags: string[];
+}
+
+export function rowContext(options: RowOptions, config: LoggerConfig): RowContext {
+  const levels = config.levels as { values?: Record<string, number> } | undefined;
+  const loggerLevels = levels?.values ?? (config.levels as Record<string, number> | undefined) ?? {};
+  return {
+    levelName: createLevelNamer({ ...loggerLevels, ...options.customLevels }),
+    messageKey: options.messageKey ?? config.messageKey ?? 'msg',
+    errorKey: options.errorKey ?? config.errorKey ?? 'err',
+    staticTags: options.tags,
+  };
+}
 
 export function createRowBuilder(context: RowContext): RowBuilder {
   const staticTags = context.staticTags.join(',');

@@ -20,27 +20,28 @@
  * Logs carry secrets: the directory is 0700, files 0600, and segments another user owns are refused.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
-import { hostname } from 'node:os';
+import { closeSync, existsSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueuedLine } from './enrich.js';
-import { processStartTime } from '../identity.js';
+import { openSegment, SegmentReader, type Segment } from './segment.js';
+import {
+  byKey,
+  directoryIsPrivate,
+  leftName,
+  liveName,
+  makePrivateDirectory,
+  nextKey,
+  ownedByUs,
+  ownerIsGone,
+  ownerName,
+  parseName,
+  PRIVATE_FILE,
+  previousKey,
+  toLine,
+  writeAll,
+  writeAtomically,
+  type SpoolWarning,
+} from './spool-files.js';
 
 /** How far take() reached; confirmed with delivered() once those lines are committed. */
 export interface SpoolMark {
@@ -48,30 +49,10 @@ export interface SpoolMark {
   offset: number;
 }
 
-interface Segment {
-  key: string;
-  id: string;
-  path: string;
-  /** Bytes already handed out by take(). */
-  readOffset: number;
-  /** Bytes delivered, or moved to another segment: what the next process skips (the .offset file). */
-  confirmed: number;
-  /** Bytes in the file. */
-  size: number;
-  /** Lines not yet handed out. */
-  rows: number;
-  /** Whether this process still appends to it. */
-  appending: boolean;
-}
-
 export type SpoolLoss = (lines: number, what: string, error: unknown) => void;
-/** Something the spool refused or could not do that costs no line now, e.g. a foreign file. */
-export type SpoolWarning = (text: string) => void;
+export type { SpoolWarning } from './spool-files.js';
 
 const WRITE_BATCH_BYTES = 256 * 1024;
-const READ_CHUNK_BYTES = 1024 * 1024;
-const PRIVATE_DIRECTORY = 0o700;
-const PRIVATE_FILE = 0o600;
 
 /**
  * A segment stops taking appends past this size, so that once delivered it can be removed: a file
@@ -87,7 +68,7 @@ export class Spool {
   private pendingBytes = 0;
   private pendingRows = 0;
   private appendFd: number | undefined;
-  private readFd: { segment: Segment; fd: number } | undefined;
+  private readonly reader = new SegmentReader();
   private readonly owner = ownerName();
 
   private readonly maxSegmentBytes: number;
@@ -113,19 +94,19 @@ export class Spool {
 
   /** Claims segments left by processes that have ended; returns how many lines they hold. */
   claimLeftovers(): number {
-    if (!existsSync(this.directory) || !this.directoryIsPrivate()) return 0;
+    if (!existsSync(this.directory) || !directoryIsPrivate(this.directory, this.onWarning)) return 0;
     let claimed = 0;
     for (const name of readdirSync(this.directory).sort(byKey)) {
       const parsed = parseName(name);
       if (!parsed || (parsed.owner !== undefined && !ownerIsGone(parsed.owner))) continue;
-      if (!this.ownedByUs(name)) continue;
+      if (!ownedByUs(this.directory, name, this.onWarning)) continue;
       const path = join(this.directory, this.liveName(parsed.key, parsed.id));
       try {
         renameSync(join(this.directory, name), path);
       } catch {
         continue; // another process claimed it first
       }
-      const segment = this.openExisting(parsed.key, parsed.id, path);
+      const segment = openSegment(this.directory, parsed.key, parsed.id, path);
       claimed += segment.rows;
       this.insertInOrder(segment);
     }
@@ -210,39 +191,11 @@ export class Spool {
    */
   take(max: number): { rows: QueuedLine[]; mark: SpoolMark | undefined; damaged: number } {
     this.writePending();
-    const taken: QueuedLine[] = [];
-    let mark: SpoolMark | undefined;
-    let damaged = 0;
-    for (const segment of [...this.segments]) {
-      while (taken.length < max && segment.readOffset < segment.size) {
-        let text: string | undefined;
-        try {
-          text = this.readLines(segment);
-        } catch (error) {
-          this.onLoss(segment.rows, `were in a spool file that could not be read (${segment.path})`, error);
-          this.finish(segment);
-          break;
-        }
-        if (text === undefined) break;
-        let start = 0;
-        for (
-          let newline = text.indexOf('\n');
-          newline !== -1 && taken.length < max;
-          newline = text.indexOf('\n', start)
-        ) {
-          const line = text.slice(start, newline);
-          const item = fromLine(line);
-          if (item) taken.push(item);
-          else damaged++;
-          segment.readOffset += Buffer.byteLength(line) + 1;
-          segment.rows--;
-          start = newline + 1;
-        }
-        mark = { segment, offset: segment.readOffset };
-      }
-      if (taken.length >= max) break;
-    }
-    return { rows: taken, mark, damaged };
+    const { rows, last, damaged } = this.reader.take([...this.segments], max, (segment, error) => {
+      this.onLoss(segment.rows, `were in a spool file that could not be read (${segment.path})`, error);
+      this.finish(segment);
+    });
+    return { rows, mark: last && { segment: last, offset: last.readOffset }, damaged };
   }
 
   /** Records that everything up to the mark is committed; removes segments that are done. */
@@ -305,24 +258,7 @@ export class Spool {
   }
 
   private liveName(key: string, id: string): string {
-    return `live-${key}-${this.owner}-${id}.spool`;
-  }
-
-  /** The next whole lines of a segment (however long a line is), or undefined at a torn end. */
-  private readLines(segment: Segment): string | undefined {
-    const fd = this.readerOf(segment);
-    const remaining = segment.size - segment.readOffset;
-    for (let size = Math.min(READ_CHUNK_BYTES, remaining); ; size = Math.min(size * 2, remaining)) {
-      const chunk = Buffer.allocUnsafe(size);
-      const text = chunk.toString('utf8', 0, readSync(fd, chunk, 0, size, segment.readOffset));
-      const lastNewline = text.lastIndexOf('\n');
-      if (lastNewline !== -1) return text.slice(0, lastNewline + 1);
-      if (size === remaining) {
-        // A torn last line: its writer died mid-write, so it never held a whole record.
-        segment.readOffset = segment.size;
-        return undefined;
-      }
-    }
+    return liveName(key, this.owner, id);
   }
 
   private appendSegment(): Segment {
@@ -331,7 +267,7 @@ export class Spool {
       if (last.size < this.maxSegmentBytes) return last;
       this.stopAppending();
     }
-    this.makeDirectory();
+    makePrivateDirectory(this.directory, this.onWarning);
     const key = nextKey();
     const id = randomBytes(6).toString('hex');
     const path = join(this.directory, this.liveName(key, id));
@@ -347,64 +283,14 @@ export class Spool {
     for (const segment of this.segments) segment.appending = false;
   }
 
-  private openExisting(key: string, id: string, path: string): Segment {
-    const offsetFile = join(this.directory, `${key}-${id}.offset`);
-    const saved = existsSync(offsetFile) ? Number(readFileSync(offsetFile, 'utf8')) : 0;
-    const content = readFileSync(path);
-    const readOffset = Number.isInteger(saved) && saved >= 0 && saved <= content.length ? saved : 0;
-    let rows = 0;
-    for (let index = content.indexOf(10, readOffset); index !== -1; index = content.indexOf(10, index + 1)) rows++;
-    return { key, id, path, readOffset, confirmed: readOffset, size: statSync(path).size, rows, appending: false };
-  }
-
-  /** Creates the directory private to this user, or checks that an existing one is. */
-  private makeDirectory(): void {
-    mkdirSync(this.directory, { recursive: true, mode: PRIVATE_DIRECTORY });
-    if (!this.directoryIsPrivate()) throw new Error(`the spool directory ${this.directory} belongs to another user`);
-  }
-
-  /**
-   * Whether the directory is ours: another user's directory is refused (it could read or plant
-   * lines), and one of ours that others may read is made private.
-   */
-  private directoryIsPrivate(): boolean {
-    const stats = statSync(this.directory);
-    if (process.getuid && stats.uid !== process.getuid()) {
-      this.onWarning(`the spool directory ${this.directory} belongs to uid ${stats.uid}, not to this user: not used`);
-      return false;
-    }
-    if ((stats.mode & 0o077) !== 0) chmodSync(this.directory, PRIVATE_DIRECTORY);
-    return true;
-  }
-
-  /** A segment planted by another user (or a link to elsewhere) is refused, and said so. */
-  private ownedByUs(name: string): boolean {
-    const stats = lstatSync(join(this.directory, name));
-    if (stats.isFile() && (!process.getuid || stats.uid === process.getuid())) return true;
-    const what = stats.isFile() ? `belongs to uid ${stats.uid}` : 'is not a regular file';
-    this.onWarning(`the spool file ${join(this.directory, name)} ${what}: refused, not delivered`);
-    return false;
-  }
-
   private insertInOrder(segment: Segment): void {
     const at = this.segments.findIndex((other) => other.key > segment.key);
     if (at === -1) this.segments.push(segment);
     else this.segments.splice(at, 0, segment);
   }
 
-  private readerOf(segment: Segment): number {
-    if (this.readFd?.segment !== segment) {
-      if (this.readFd) closeSync(this.readFd.fd);
-      this.readFd = { segment, fd: openSync(segment.path, 'r') };
-    }
-    return this.readFd.fd;
-  }
-
   private finish(segment: Segment): void {
-    if (this.readFd?.segment === segment) {
-      closeSync(this.readFd.fd);
-      this.readFd = undefined;
-    }
+    this.reader.forget(segment);
     this.segments.splice(this.segments.indexOf(segment), 1);
     this.remove(segment);
   }
@@ -420,8 +306,7 @@ export class Spool {
   }
 
   private closeFiles(): void {
-    if (this.readFd) closeSync(this.readFd.fd);
-    this.readFd = undefined;
+    this.reader.forget();
     this.stopAppending();
   }
 
@@ -432,85 +317,4 @@ export class Spool {
   private offsetPath(segment: Segment): string {
     return join(this.directory, `${segment.key}-${segment.id}.offset`);
   }
-}
-
-function toLine({ line, arrived, run }: QueuedLine): string {
-  return `${arrived}\t${run ?? ''}\t${line}\n`;
-}
-
-/** A spooled line, or undefined for a line damaged on disk. */
-function fromLine(text: string): QueuedLine | undefined {
-  const first = text.indexOf('\t');
-  const second = text.indexOf('\t', first + 1);
-  const arrived = Number(text.slice(0, first));
-  const run = text.slice(first + 1, second);
-  if (first === -1 || second === -1 || !Number.isFinite(arrived) || !/^\d*$/.test(run)) return undefined;
-  const line = text.slice(second + 1);
-  return run === '' ? { line, arrived } : { line, arrived, run: Number(run) };
-}
-
-function writeAll(fd: number, bytes: Buffer): void {
-  for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset);
-}
-
-/** Writes under a temporary name that no reader lists, then renames: no one sees a half file. */
-function writeAtomically(directory: string, path: string, text: string): number {
-  mkdirSync(directory, { recursive: true, mode: PRIVATE_DIRECTORY });
-  const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const bytes = Buffer.from(text);
-  try {
-    writeFileSync(temporary, bytes, { mode: PRIVATE_FILE });
-    renameSync(temporary, path);
-  } catch (error) {
-    rmSync(temporary, { force: true }); // a disk-full write must not leave its half behind
-    throw error;
-  }
-  return bytes.length;
-}
-
-let lastKey = 0;
-/** Increasing keys: milliseconds, bumped when two segments are made in one millisecond. */
-function nextKey(): string {
-  lastKey = Math.max(lastKey + 1, Date.now());
-  return String(lastKey).padStart(16, '0');
-}
-
-function previousKey(key: string): string {
-  return String(Number(key) - 1).padStart(16, '0');
-}
-
-const leftName = (key: string, id: string) => `left-${key}-${id}.spool`;
-
-/** host.pid.start-time of this process (dots and dashes in the host name made safe). */
-function ownerName(): string {
-  return `${hostname().replace(/[^A-Za-z0-9]/g, '_')}.${process.pid}.${processStartTime()}`;
-}
-
-function parseName(name: string): { key: string; id: string; owner: string | undefined } | undefined {
-  const live = /^live-(\d{16})-([\w]+\.\d+\.\d+)-([0-9a-f]+)\.spool$/.exec(name);
-  if (live) return { key: live[1] as string, owner: live[2] as string, id: live[3] as string };
-  const left = /^left-(\d{16})-([0-9a-f]+)\.spool$/.exec(name);
-  if (left) return { key: left[1] as string, owner: undefined, id: left[2] as string };
-  return undefined;
-}
-
-function byKey(a: string, b: string): number {
-  return (parseName(a)?.key ?? a).localeCompare(parseName(b)?.key ?? b);
-}
-
-/**
- * Whether the process that owned a live segment has ended: same host, and no process with that pid
- * and start time. Segments of other hosts (a shared directory) are never taken.
- */
-function ownerIsGone(owner: string): boolean {
-  const [host, pid, start] = owner.split('.');
-  if (host !== hostname().replace(/[^A-Za-z0-9]/g, '_')) return false;
-  if (Number(pid) === process.pid) return start !== processStartTime();
-  try {
-    process.kill(Number(pid), 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  const current = processStartTime(Number(pid));
-  return current !== 'unknown' && current !== start; // when it cannot tell, a live pid keeps its files
 }

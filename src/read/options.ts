@@ -7,21 +7,7 @@
 import { describe, OptionError } from '../errors.js';
 import { booleanOption, resolveOptions, text, wholeNumber, type Picked, type ResolvedOptions } from '../options.js';
 import { isSupportedInstant, parseTimeBound } from './time.js';
-
-/** LogWeaver's levels, lowest first; Pino's names are accepted for them too. */
-export const LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
-export type Level = (typeof LEVELS)[number];
-
-const LEVEL_ALIASES: Record<string, Level> = {
-  trace: 'DEBUG',
-  debug: 'DEBUG',
-  info: 'INFO',
-  warn: 'WARNING',
-  warning: 'WARNING',
-  error: 'ERROR',
-  fatal: 'CRITICAL',
-  critical: 'CRITICAL',
-};
+import { levelOf, LEVELS, type Level } from '../levels.js';
 
 export interface Filters {
   /** Any of these applications (all when empty). */
@@ -129,7 +115,7 @@ function runNumber(picked: Picked): number | 'latest' | undefined {
 function level(picked: Picked): Level | undefined {
   const given = single(picked);
   if (given === undefined) return undefined;
-  const found = LEVEL_ALIASES[given.toLowerCase()];
+  const found = levelOf(given);
   if (!found) {
     throw new OptionError(
       `${picked.source} must be one of ${LEVELS.join(', ')} (or trace, warn, fatal), got ${describe(given)}`,

@@ -8,7 +8,7 @@
  * an id from the API beyond its range then matches nothing instead of failing the query.
  */
 import type { Filters } from './options.js';
-import { LEVELS } from './options.js';
+import { LEVELS } from '../levels.js';
 import { READ_COLUMNS, type TableShape } from './table.js';
 
 /** Ids one query may scan: about 50 ms of primary-key scan on a 2-core machine. */

@@ -8,7 +8,7 @@
  * no such index, so there one aggregate pass over the table is the cheapest way.
  */
 import type pg from 'pg';
-import { LEVELS } from './options.js';
+import { LEVELS } from '../levels.js';
 import { Parameters, type SqlQuery } from './query.js';
 import type { ReadContext } from './reader.js';
 import { formatTimestamp } from './time.js';

@@ -1,0 +1,104 @@
+/**
+ * Delivery of one batch: one COPY; if the server rejects a row, the batch is bisected so that every
+ * good row lands. A rejected row is tried once more without its record column, then dropped,
+ * counted and reported: never retried forever. Any other error stops the batch (BatchInterrupted),
+ * and the pipeline retries it; a part whose fate is unknown is looked up in the ledger first.
+ */
+import { randomUUID } from 'node:crypto';
+import { errorText } from '../errors.js';
+import type { Reporter } from '../report.js';
+import { isRowError, type Payload, type Writer } from '../write/writer.js';
+import type { BatchesAhead } from './ahead.js';
+import type { DropLedger } from './drops.js';
+import type { LogRow, QueuedLine } from './enrich.js';
+
+/** A batch stopped by an error that is not about its rows, after `committed` rows were settled. */
+export class BatchInterrupted extends Error {
+  constructor(
+    readonly committed: number,
+    override readonly cause: unknown,
+    /** The part whose fate is unknown: the next `count` lines, written under `id`. */
+    readonly uncertain: { id: string; count: number } | undefined,
+  ) {
+    super(`batch interrupted after ${committed} rows`);
+  }
+}
+
+export interface DeliveryCounters {
+  written: number;
+  /** Rows the database rejected, stored without their record column. */
+  sanitised: number;
+}
+
+interface Part {
+  rows: LogRow[];
+  id: string;
+  encoded?: Payload;
+}
+
+export class Delivery {
+  constructor(
+    private readonly writer: Writer,
+    private readonly ahead: BatchesAhead,
+    private readonly counters: DeliveryCounters,
+    private readonly drops: DropLedger,
+    private readonly reporter: Reporter,
+  ) {}
+
+  /**
+   * Writes a batch under `id` and returns the rows settled (all of them); throws BatchInterrupted.
+   * `onSent` runs once the whole batch is on its way, so the next can be prepared meanwhile.
+   */
+  async write(batch: QueuedLine[], id: string, onSent: () => void): Promise<number> {
+    const pending: Part[] = [{ ...this.ahead.rowsOf(batch), id }];
+    let committed = 0;
+    while (pending.length > 0) {
+      const part = pending.shift() as Part;
+      try {
+        await this.writer.write(
+          part.rows,
+          part.id,
+          part.rows.length === batch.length ? onSent : undefined,
+          part.encoded,
+        );
+        this.counters.written += part.rows.length;
+      } catch (error) {
+        if (!isRowError(error)) throw new BatchInterrupted(committed, error, { id: part.id, count: part.rows.length });
+        if (part.rows.length > 1) {
+          pending.unshift(...halves(part.rows));
+          continue;
+        }
+        await this.writeRejectedRow(part.rows[0] as LogRow, error).catch((failure: unknown) => {
+          throw new BatchInterrupted(committed, failure, undefined);
+        });
+      }
+      committed += part.rows.length;
+    }
+    return committed;
+  }
+
+  private async writeRejectedRow(row: LogRow, rejection: unknown): Promise<void> {
+    const what = `a record the database rejected (${errorText(rejection)})`;
+    if (row.record !== null) {
+      try {
+        await this.writer.write([{ ...row, record: null }]);
+        this.counters.written++;
+        this.counters.sanitised++;
+        this.reporter.warn(`${what} was stored without its record column`);
+        return;
+      } catch (error) {
+        if (!isRowError(error)) throw error;
+      }
+    }
+    this.drops.count('rejected by the database');
+    this.reporter.error(`${what} was dropped: ${row.message.slice(0, 200)}`);
+  }
+}
+
+function halves(rows: LogRow[]): Part[] {
+  const middle = Math.ceil(rows.length / 2);
+  return [
+    { rows: rows.slice(0, middle), id: randomUUID() },
+    { rows: rows.slice(middle), id: randomUUID() },
+  ];
+}

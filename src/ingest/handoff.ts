@@ -1,0 +1,179 @@
+/**
+ * Spool hand-off: what moves between the in-memory buffer and the disk spool (spool.ts), and when a
+ * spooled line counts as delivered.
+ *
+ *   push ─▶ buffer, or (memory full, or lines already on disk) ─▶ spool ─▶ refill ─▶ buffer ─▶ COPY
+ *   a failed write ─▶ everything in the buffer moves to the front of the spool (spill)
+ *   exit ─▶ everything unwritten goes to the spool for the next start (leave)
+ *
+ * A position taken from the spool is confirmed once every row up to it is settled (committed or
+ * counted as dropped); `settled` is the pipeline's running count of settled rows.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { errorText } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import type { Reporter } from '../report.js';
+import type { RowBuffer } from './batch.js';
+import type { QueuedLine } from './enrich.js';
+import { Spool, type SpoolLoss, type SpoolMark } from './spool.js';
+
+export class SpoolHandoff {
+  readonly directory: string;
+  private readonly spool: Spool;
+  /** Spool positions to confirm once `settled` reaches `through` (rows up to there are committed). */
+  private marks: Array<{ through: number; mark: SpoolMark }> = [];
+  private writeScheduled = false;
+
+  constructor(
+    options: ResolvedOptions,
+    private readonly reporter: Reporter,
+    onLoss: SpoolLoss,
+    /** This run's number, once there is one: spooled lines keep it, whoever delivers them. */
+    private readonly runNumber: () => number | undefined,
+  ) {
+    this.directory = options.spoolDir ?? defaultSpoolDir(options, reporter);
+    this.spool = new Spool(this.directory, options.maxSpoolBytes, onLoss, (text) => reporter.warn(text));
+  }
+
+  /** Lines on disk (or about to be) not yet taken back into memory. */
+  get rows(): number {
+    return this.spool.rows;
+  }
+
+  /** The spool's size on disk. */
+  get bytes(): number {
+    return this.spool.bytes;
+  }
+
+  /** Takes over what ended processes left; returns how many lines that is. */
+  claimLeftovers(): number {
+    try {
+      return this.spool.claimLeftovers();
+    } catch (error) {
+      this.fail(`cannot read the spool directory ${this.directory}`, error);
+      return 0;
+    }
+  }
+
+  /** Queues a line for the disk, written within one turn of the event loop; false at the size cap. */
+  append(line: QueuedLine): boolean {
+    if (!this.spool.append(this.withRun([line])[0] as QueuedLine)) return false;
+    this.scheduleWrite();
+    return true;
+  }
+
+  /**
+   * Moves up to `wanted` of the oldest spooled lines to the back of the buffer. Returns how many lines
+   * were found damaged on disk: the caller counts them as dropped.
+   */
+  refill(buffer: RowBuffer, wanted: number, settled: number): number {
+    try {
+      const { rows, mark, damaged } = this.spool.take(wanted);
+      buffer.refill(rows);
+      if (mark) this.marks.push({ through: settled + buffer.length + damaged, mark });
+      if (damaged > 0)
+        this.reporter.error(`${damaged} records in the spool (${this.directory}) were damaged and are dropped`);
+      return damaged;
+    } catch (error) {
+      this.fail(`cannot read the spool in ${this.directory}`, error);
+      return 0;
+    }
+  }
+
+  /** Confirms the positions whose rows are all settled: the next start will not deliver them again. */
+  confirm(settled: number): void {
+    while (this.marks.length > 0 && (this.marks[0] as { through: number }).through <= settled) {
+      const { mark } = this.marks.shift() as { mark: SpoolMark };
+      try {
+        this.spool.delivered(mark);
+      } catch (error) {
+        this.fail(`cannot update the spool in ${this.directory}`, error);
+      }
+    }
+  }
+
+  /**
+   * When writing fails, what waits in memory goes to the front of the spool, so that a crash during
+   * an outage loses no more than what arrived since the last attempt. Lines that came from the spool
+   * are moved with the rest (spillFront), so the positions noted when they were taken no longer
+   * apply. Returns true when everything pushed so far is now on disk.
+   */
+  spill(buffer: RowBuffer): boolean {
+    if (buffer.length > 0) {
+      const lines = buffer.drain();
+      if (!this.spool.spillFront(this.withRun(lines))) {
+        buffer.refill(lines); // no room on disk: they stay in memory
+        return false;
+      }
+      this.marks = [];
+    }
+    this.spool.writePending();
+    return true;
+  }
+
+  /** At exit: `unwritten` (the oldest lines) and every segment are left for the next start. */
+  leave(unwritten: QueuedLine[]): void {
+    this.spool.leave(this.withRun(unwritten));
+  }
+
+  private withRun(lines: QueuedLine[]): QueuedLine[] {
+    const run = this.runNumber();
+    return run === undefined ? lines : lines.map((line) => (line.run === undefined ? { ...line, run } : line));
+  }
+
+  /** Spooled lines reach the disk within one turn of the event loop, so a crash loses at most that. */
+  private scheduleWrite(): void {
+    if (this.writeScheduled) return;
+    this.writeScheduled = true;
+    setImmediate(() => {
+      this.writeScheduled = false;
+      try {
+        this.spool.writePending();
+      } catch (error) {
+        this.fail(`cannot write to the spool in ${this.directory}`, error);
+      }
+    });
+  }
+
+  private fail(what: string, error: unknown): void {
+    this.reporter.error(`${what}: ${errorText(error)}`);
+  }
+}
+
+/**
+ * $XDG_STATE_HOME or ~/.local/state, then logweaver-pino/<application>-<hash of the target table>:
+ * one per application and target. A user with no home directory gets a fresh private directory
+ * under the temporary directory, never a predictable shared path (another user could create it
+ * first): its lines are kept, but a later process cannot find them, so a spoolDir is then better.
+ */
+function defaultSpoolDir(options: ResolvedOptions, reporter: Reporter): string {
+  const target = `${options.connection.description}\n${options.schema}.${options.table}`;
+  const hash = createHash('sha256').update(target).digest('hex').slice(0, 8);
+  const name = `${options.application.replace(/[^\w.-]+/g, '_')}-${hash}`;
+  const state = stateHome();
+  if (state !== undefined) return join(state, 'logweaver-pino', name);
+  const directory = privateTemporaryDirectory(name);
+  reporter.warn(`no home directory: spooling to ${directory}, which a later start will not find; set spoolDir`);
+  return directory;
+}
+
+function privateTemporaryDirectory(name: string): string {
+  try {
+    return mkdtempSync(join(tmpdir(), `logweaver-pino-${name}-`)); // 0700, an unpredictable name
+  } catch {
+    return join(tmpdir(), `logweaver-pino-${name}-${randomUUID()}`); // the spool reports when it cannot write
+  }
+}
+
+function stateHome(): string | undefined {
+  if (process.env.XDG_STATE_HOME) return process.env.XDG_STATE_HOME;
+  try {
+    const home = homedir();
+    return home === '' || home === '/' ? undefined : join(home, '.local', 'state');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * A spool segment: one file of spooled lines, and how far this process has read, handed out and
+ * confirmed it. Reading hands out whole lines only, however long a line is.
+ */
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { QueuedLine } from './enrich.js';
+import { fromLine } from './spool-files.js';
+
+export interface Segment {
+  key: string;
+  id: string;
+  path: string;
+  /** Bytes already handed out by take(). */
+  readOffset: number;
+  /** Bytes delivered, or moved to another segment: what the next process skips (the .offset file). */
+  confirmed: number;
+  /** Bytes in the file. */
+  size: number;
+  /** Lines not yet handed out. */
+  rows: number;
+  /** Whether this process still appends to it. */
+  appending: boolean;
+}
+
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** A segment another process left, from the offset it had confirmed. */
+export function openSegment(directory: string, key: string, id: string, path: string): Segment {
+  const offsetFile = join(directory, `${key}-${id}.offset`);
+  const saved = existsSync(offsetFile) ? Number(readFileSync(offsetFile, 'utf8')) : 0;
+  const content = readFileSync(path);
+  const readOffset = Number.isInteger(saved) && saved >= 0 && saved <= content.length ? saved : 0;
+  let rows = 0;
+  for (let index = content.indexOf(10, readOffset); index !== -1; index = content.indexOf(10, index + 1)) rows++;
+  return { key, id, path, readOffset, confirmed: readOffset, size: statSync(path).size, rows, appending: false };
+}
+
+/** Reads segments in turn, keeping the file of the one being read open. */
+export class SegmentReader {
+  private open: { segment: Segment; fd: number } | undefined;
+
+  /**
+   * Hands out up to `max` lines from the segments, in order, moving their read offsets. A segment
+   * that cannot be read is passed to `unreadable` (its lines are lost) and skipped. `damaged` counts
+   * lines found broken on disk.
+   */
+  take(
+    segments: readonly Segment[],
+    max: number,
+    unreadable: (segment: Segment, error: unknown) => void,
+  ): { rows: QueuedLine[]; last: Segment | undefined; damaged: number } {
+    const rows: QueuedLine[] = [];
+    let last: Segment | undefined;
+    let damaged = 0;
+    for (const segment of segments) {
+      while (rows.length < max && segment.readOffset < segment.size) {
+        let text: string | undefined;
+        try {
+          text = this.wholeLines(segment);
+        } catch (error) {
+          unreadable(segment, error);
+          break;
+        }
+        if (text === undefined) break;
+        damaged += this.handOut(segment, text, rows, max);
+        last = segment;
+      }
+      if (rows.length >= max) break;
+    }
+    return { rows, last, damaged };
+  }
+
+  /** Stops reading a segment (it is done with, or removed). */
+  forget(segment?: Segment): void {
+    if (!this.open || (segment && this.open.segment !== segment)) return;
+    closeSync(this.open.fd);
+    this.open = undefined;
+  }
+
+  /** Moves the lines of `text` into `rows` up to `max`; returns how many were damaged. */
+  private handOut(segment: Segment, text: string, rows: QueuedLine[], max: number): number {
+    let damaged = 0;
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1 && rows.length < max; newline = text.indexOf('\n', start)) {
+      const line = text.slice(start, newline);
+      const item = fromLine(line);
+      if (item) rows.push(item);
+      else damaged++;
+      segment.readOffset += Buffer.byteLength(line) + 1;
+      segment.rows--;
+      start = newline + 1;
+    }
+    return damaged;
+  }
+
+  /** The next whole lines of a segment (however long a line is), or undefined at a torn end. */
+  private wholeLines(segment: Segment): string | undefined {
+    const fd = this.fileOf(segment);
+    const remaining = segment.size - segment.readOffset;
+    for (let size = Math.min(READ_CHUNK_BYTES, remaining); ; size = Math.min(size * 2, remaining)) {
+      const chunk = Buffer.allocUnsafe(size);
+      const text = chunk.toString('utf8', 0, readSync(fd, chunk, 0, size, segment.readOffset));
+      const lastNewline = text.lastIndexOf('\n');
+      if (lastNewline !== -1) return text.slice(0, lastNewline + 1);
+      if (size === remaining) {
+        // A torn last line: its writer died mid-write, so it never held a whole record.
+        segment.readOffset = segment.size;
+        return undefined;
+      }
+    }
+  }
+
+  private fileOf(segment: Segment): number {
+    if (this.open?.segment !== segment) {
+      this.forget();
+      this.open = { segment, fd: openSync(segment.path, 'r') };
+    }
+    return this.open.fd;
+  }
+}
