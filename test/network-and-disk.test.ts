@@ -16,8 +16,9 @@ describe('FAULTS.md #13 network black hole', () => {
   let namespace: NetworkNamespace;
 
   beforeAll(async () => {
-    server = await startPrivateServer('blackhole', { extraFlags: ['-c', 'listen_addresses=*'] });
-    namespace = await createNetworkNamespace(server);
+    namespace = createNetworkNamespace();
+    server = await startPrivateServer('blackhole', { listenAddresses: ['127.0.0.1', namespace.serverHost] });
+    await namespace.admit(server);
   });
   afterAll(async () => {
     namespace?.remove();
@@ -25,7 +26,7 @@ describe('FAULTS.md #13 network black hole', () => {
   });
 
   it('#13 network black hole: detected within seconds, not minutes; no loss', async () => {
-    const url = `postgres://postgres:postgres@${namespace.serverHost}:${server.port}/postgres`;
+    const url = namespace.urlOf(server);
     const app = startSteadyApp(
       500,
       { connectionString: url, application: 'f13', flushInterval: 200 },
@@ -68,9 +69,10 @@ describe('FAULTS.md #17 disk full on the server', () => {
     server = await startPrivateServer('diskfull');
     // A tablespace on a tmpfs of 12 MB: the table fills it within seconds.
     mountPoint = mkdtempSync(join(tmpdir(), 'logweaver-small-disk-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m,mode=0777', 'tmpfs', mountPoint]);
-    mkdirSync(join(mountPoint, 'pg'));
-    execFileSync('chown', ['postgres', join(mountPoint, 'pg')]);
+    // The server's own, like its data directory: no one else may write there.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m,mode=0700', 'tmpfs', mountPoint]);
+    mkdirSync(join(mountPoint, 'pg'), { mode: 0o700 });
+    execFileSync('chown', ['postgres:postgres', mountPoint, join(mountPoint, 'pg')]);
     await queryOnce(server.url, `CREATE TABLESPACE small LOCATION '${join(mountPoint, 'pg')}'`);
   });
   afterAll(async () => {

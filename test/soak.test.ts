@@ -25,8 +25,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let server: PrivateServer;
 let namespace: NetworkNamespace;
 beforeAll(async () => {
-  server = await startPrivateServer('soak', { extraFlags: ['-c', 'listen_addresses=*'] });
-  namespace = await createNetworkNamespace(server);
+  namespace = createNetworkNamespace();
+  server = await startPrivateServer('soak', { listenAddresses: ['127.0.0.1', namespace.serverHost] });
+  await namespace.admit(server);
 });
 afterAll(async () => {
   namespace?.remove();
@@ -133,7 +134,7 @@ describe('soak', () => {
       const seed = Number(process.env.SOAK_SEED ?? Date.now() % 1_000_000);
       const random = seededRandom(seed);
       const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-soak-spool-'));
-      const url = `postgres://postgres:postgres@${namespace.serverHost}:${server.port}/postgres`;
+      const url = namespace.urlOf(server);
       const app = startSteadyApp(
         RATE,
         { connectionString: url, application: 'soak' },
