@@ -3,12 +3,13 @@
 // warning is kept (DEBUG and INFO are shed first); main-thread memory flat; the worker's bounded; the
 // spool's size on disk within its cap. `npm test` runs one minute against a 16 MiB spool, which it
 // fills as the ten minutes fill 100 MiB; `npm run test:long` (LOGWEAVER_TEST_LONG=1) the full ten.
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateServer, type PrivateServer } from '../support/private-postgres.mjs';
 import { queryOnce } from './support/database.js';
+import { diskUse } from './support/disk.js';
 import { eventually } from './support/records.js';
 import { mainThreadGrowth, startSteadyApp, workerPeak } from './support/steady-app.js';
 
@@ -45,19 +46,6 @@ async function stored(application: string) {
     [application],
   );
   return { ...counts, warnings: warnings.map((row) => row.seq), dropRows: dropRows.map((row) => row.message) };
-}
-
-/** The size of a directory's files, as du counts them (files may vanish while it looks). */
-function diskUse(directory: string): number {
-  let bytes = 0;
-  for (const name of readdirSync(directory)) {
-    try {
-      bytes += statSync(join(directory, name)).size;
-    } catch {
-      // removed between the listing and the look
-    }
-  }
-  return bytes;
 }
 
 /** Samples a directory's size on disk every 200 ms until stopped; returns the peak. */

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateServer, type PrivateServer } from '../support/private-postgres.mjs';
+import { diskUse } from './support/disk.js';
 import { eventually, range, seqs } from './support/records.js';
 import { CLI, FIXTURES, cleanEnv, runNode } from './support/spawn.js';
 
@@ -52,19 +53,6 @@ async function kill(child: ChildProcess): Promise<void> {
   const closed = new Promise((resolve) => child.on('close', resolve));
   child.kill('SIGKILL');
   await closed;
-}
-
-/** What the files of a directory take, as du counts them (files may vanish while it looks). */
-function diskUse(directory: string): number {
-  let bytes = 0;
-  for (const name of readdirSync(directory)) {
-    try {
-      bytes += statSync(join(directory, name)).size;
-    } catch {
-      // removed between the listing and the look
-    }
-  }
-  return bytes;
 }
 
 const spoolFiles = (directory: string) => readdirSync(directory).filter((name) => name.endsWith('.spool'));

@@ -1,5 +1,7 @@
-// Records of shapes Pino's own serializers never make, but applications log anyway: what each row
-// holds is what a reader of the table would expect.
+// Records of shapes Pino's own serializers never make, but applications log anyway, and text the
+// server cannot store as it is (FAULTS #19, #20): what each row holds is what a reader of the table
+// would expect. Sanitising changes only a real NUL character and a lone surrogate; text that merely
+// looks like their escapes is stored as written.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { runCli } from './support/spawn.js';
@@ -7,9 +9,34 @@ import { runCli } from './support/spawn.js';
 let db: TestDatabase;
 
 beforeAll(async () => {
-  db = await createTestDatabase('enrich');
+  db = await createTestDatabase('odd_records');
 });
 afterAll(async () => db.drop());
+
+describe('sanitising', () => {
+  it('stores the text C:\\u0000x (a backslash, then u0000) as written, and replaces only real NULs', async () => {
+    const record = {
+      level: 30,
+      msg: 'C:\\u0000x',
+      path: 'C:\\u0000x',
+      pair: '\\\\ud800\\udc00',
+      real: 'a\u0000b',
+      lone: 'low \\\udc00',
+    };
+    const result = await runCli(['--database-url', db.url, '--application', 'escapes'], {
+      input: `${JSON.stringify(record)}\n`,
+    });
+    expect(result.code).toBe(0);
+    const rows = await db.query(
+      `SELECT message, record->>'path' AS path, record->>'pair' AS pair, record->>'real' AS real,
+              record->>'lone' AS lone
+         FROM log WHERE application_name = 'escapes' AND record IS NOT NULL`,
+    );
+    expect(rows).toEqual([
+      { message: 'C:\\u0000x', path: 'C:\\u0000x', pair: '\\\\ud800\\udc00', real: 'a\uFFFDb', lone: 'low \\\uFFFD' },
+    ]);
+  });
+});
 
 describe('records of odd shapes', () => {
   it('show object tags as JSON, an error logged as a string or without a stack, and no LEVELInfinity', async () => {
