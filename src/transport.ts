@@ -7,6 +7,7 @@
  * the database, which the pipeline reaches in the background. Trouble is reported on stderr and as
  * `logweaver:*` events on the transport stream, never as the stream's fatal 'error'.
  */
+import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -212,10 +213,32 @@ function postStatsEvery(intervalMs: number, pipeline: Pipeline): () => void {
   if (intervalMs === 0) return () => undefined;
   const timer = setInterval(() => {
     const { heapUsed, external, arrayBuffers } = process.memoryUsage();
-    postEvent('logweaver:stats', { ...pipeline.stats, workerMemory: { heapUsed, external, arrayBuffers } });
+    const workerMemory = { heapUsed, external, arrayBuffers };
+    postEvent('logweaver:stats', { ...pipeline.stats, workerMemory, workerCpu: threadCpu() });
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** Clock ticks per second of /proc's times: 100 on every Linux architecture Node runs on. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * This thread's own CPU time in µs ({ user, system }), which process.cpuUsage() cannot give before
+ * Node 23 (it sums every thread); from /proc/thread-self on Linux, undefined elsewhere.
+ */
+function threadCpu(): { user: number; system: number } | undefined {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const [utime, stime] = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .slice(11, 13)
+      .map((ticks) => (Number(ticks) * 1_000_000) / TICKS_PER_SECOND);
+    return utime === undefined || stime === undefined ? undefined : { user: utime, system: stime };
+  } catch {
+    return undefined;
+  }
 }
 
 function workerSink(level: ReportLevel, text: string): void {

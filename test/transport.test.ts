@@ -83,6 +83,10 @@ describe('logweaver:stats events', () => {
     expect(last?.dropped).toBe(0);
     expect(last?.runNumber).toBe(1);
     expect(last?.workerMemory.heapUsed).toBeGreaterThan(1_000_000);
+    // The worker thread's own CPU time: more than none, less than the whole process has used.
+    const cpu = (last?.workerCpu.user ?? 0) + (last?.workerCpu.system ?? 0);
+    expect(cpu).toBeGreaterThan(0);
+    expect(cpu).toBeLessThan(lines.find((line) => line.type === 'logged')?.processCpu as number);
     const logged = lines.find((line) => line.type === 'logged')?.count as number;
     expect(last?.received).toBeLessThanOrEqual(logged);
     expect(await seqsOf('stats')).toEqual(range(logged));
@@ -95,6 +99,7 @@ interface StatsEvent {
   dropped: number;
   runNumber: number;
   workerMemory: { heapUsed: number };
+  workerCpu: { user: number; system: number };
 }
 
 describe('bad transport options', () => {
