@@ -106,11 +106,13 @@ describe('FAULTS.md', () => {
       (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM f15_log WHERE record IS NOT NULL'))[0]?.n;
     reader.stdin.write('{"level":30,"seq":0,"msg":"n"}\n');
     await eventually(async () => (await stored()) === 1);
+    const rollbacksBefore = await rollbacks();
     await db.query(`REVOKE INSERT ON f15_log FROM ${role}`);
     for (let seq = 1; seq < 50; seq++) reader.stdin.write(`{"level":30,"seq":${seq},"msg":"n"}\n`);
     await eventually(() => stderr.includes('permission denied for table f15_log (42501)'));
-    // Reported at once, then not again within 30 s, although it is retried meanwhile.
-    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    // Reported at once, then not again within 30 s, although it is retried meanwhile: each failed
+    // try is a rolled-back transaction on the server, so wait for the first one and a retry.
+    await eventually(async () => (await rollbacks()) >= rollbacksBefore + 2, 30_000);
     expect(stderr.match(/permission denied for table f15_log/g)).toHaveLength(1);
     await db.query(`GRANT INSERT ON f15_log TO ${role}`);
     // A configuration error is retried every 7.5 to 15 s.
@@ -184,18 +186,44 @@ describe('FAULTS.md', () => {
 
   it('#14 the server committed but the client never heard: the retry stores no duplicate', async () => {
     const target = new URL(db.url);
-    const proxy = await startSabotageProxy(target.hostname, Number(target.port || 5432));
+    const ledgerBefore = await ledger();
+    let whileWithheld: { stored: number[]; ledger: Array<{ rows: number }> } | undefined;
+    // While the server's "committed" is held back from the client, the rows and the batch's ledger
+    // entry are already in the database: the commit landed before the client could know.
+    const proxy = await startSabotageProxy(target.hostname, Number(target.port || 5432), async () => {
+      whileWithheld = { stored: await seqs(db.url, 'f14'), ledger: (await ledger()).slice(ledgerBefore.length) };
+    });
     try {
       const url = new URL(db.url);
       url.port = String(proxy.port);
       const input = Array.from({ length: 20 }, (_, seq) => `{"level":30,"seq":${seq},"msg":"n"}`).join('\n');
       const result = await runCli(['--database-url', url.toString(), '--application', 'f14'], { input });
       await proxy.sabotaged;
+      expect(whileWithheld).toEqual({ stored: range(20), ledger: [{ rows: 20 }] });
       expect(result.stderr).toContain('writing a batch failed; it will be retried');
       expect(result.code).toBe(0);
-      expect(await seqs(db.url, 'f14')).toEqual(range(20));
+      expect(await seqs(db.url, 'f14')).toEqual(range(20)); // the retry asked the ledger and wrote nothing again
+      expect(await ledger()).toEqual([...ledgerBefore, { rows: 20 }]);
     } finally {
       await proxy.close();
     }
   });
 });
+
+/** Transactions rolled back in this test file's database so far (the server's statistics). */
+async function rollbacks(): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    'SELECT xact_rollback::int AS n FROM pg_stat_database WHERE datname = current_database()',
+  );
+  return row?.n ?? 0;
+}
+
+/** The batch ledger of the log table (log_batches), oldest first; none before the table exists. */
+async function ledger(): Promise<Array<{ rows: number }>> {
+  return db
+    .query<{ rows: number }>('SELECT rows FROM log_batches ORDER BY committed_at, batch_id')
+    .catch((error: { code?: string }) => {
+      if (error.code === '42P01') return [];
+      throw error;
+    });
+}

@@ -1,24 +1,41 @@
 /**
- * A TCP proxy in front of PostgreSQL that produces an ambiguous commit: after the client's first
- * COPY, it forwards the COMMIT that follows to the server and then cuts the client off, so the
- * server commits but the client never hears. Every later connection passes untouched.
+ * A TCP proxy in front of PostgreSQL that produces an ambiguous commit (FAULTS #14): after the
+ * client's first COPY, it forwards the COMMIT that follows, waits for the server's reply saying it
+ * committed, withholds that reply, lets the test look at the database (`whileWithheld`), and only
+ * then cuts the client off. So the server has committed before the client can know anything. Every
+ * later connection passes untouched.
  */
 import { connect, createServer, type Socket } from 'node:net';
 
 export interface SabotageProxy {
   port: number;
-  /** Resolves once a COMMIT has been cut off. */
+  /** Resolves once a COMMIT's reply has been withheld, whileWithheld has run and the client is cut off (rejects if whileWithheld did). */
   sabotaged: Promise<void>;
   close(): Promise<void>;
 }
 
 const COPY_DONE = 0x63; // 'c'
 const QUERY = 0x51; // 'Q'
+const COMMAND_COMPLETE = 0x43; // 'C'
 
-export function startSabotageProxy(host: string, port: number): Promise<SabotageProxy> {
+/** The PostgreSQL messages (type byte, length, body) complete in `data` from `offset`; the rest is left. */
+function* messages(data: Buffer, offset = 0): Generator<{ type: number; body: string; end: number }> {
+  while (data.length - offset >= 5) {
+    const end = offset + 1 + data.readInt32BE(offset + 1);
+    if (data.length < end) return;
+    yield { type: data[offset] as number, body: data.subarray(offset + 5, end).toString('utf8'), end };
+    offset = end;
+  }
+}
+
+export function startSabotageProxy(
+  host: string,
+  port: number,
+  whileWithheld: () => Promise<void> = () => Promise.resolve(),
+): Promise<SabotageProxy> {
   let done = false;
-  let markSabotaged: () => void = () => undefined;
-  const sabotaged = new Promise<void>((resolve) => (markSabotaged = resolve));
+  let settle: (error?: Error) => void = () => undefined;
+  const sabotaged = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())));
   const sockets = new Set<Socket>();
   const proxy = createServer((client) => {
     const server = connect(port, host);
@@ -27,44 +44,28 @@ export function startSabotageProxy(host: string, port: number): Promise<Sabotage
       socket.on('error', () => undefined);
       socket.on('close', () => sockets.delete(socket));
     }
-    server.on('data', (chunk) => client.destroyed || client.write(chunk));
     server.on('close', () => client.destroy());
-    client.on('close', () => setTimeout(() => server.destroy(), 1_000)); // let the server finish the COMMIT
-    let pending = Buffer.alloc(0);
-    let startup = true;
-    let copied = false;
-    client.on('data', (chunk) => {
-      if (done) {
-        server.write(chunk);
-        return;
-      }
-      pending = Buffer.concat([pending, chunk]);
-      let offset = 0;
-      for (;;) {
-        if (startup) {
-          if (pending.length - offset < 4 || pending.length - offset < pending.readInt32BE(offset)) break;
-          offset += pending.readInt32BE(offset);
-          startup = false;
-          continue;
-        }
-        if (pending.length - offset < 5) break;
-        const type = pending[offset] as number;
-        const length = pending.readInt32BE(offset + 1);
-        if (pending.length - offset < 1 + length) break;
-        const body = pending.subarray(offset + 5, offset + 1 + length).toString('utf8');
-        offset += 1 + length;
-        if (type === COPY_DONE) copied = true;
-        if (copied && type === QUERY && body.startsWith('COMMIT')) {
-          server.write(pending.subarray(0, offset));
-          done = true;
-          client.destroy();
-          markSabotaged();
-          return;
-        }
-      }
-      server.write(pending.subarray(0, offset));
-      pending = pending.subarray(offset);
-    });
+    client.on('close', () => server.destroy());
+    if (done) {
+      client.pipe(server);
+      server.pipe(client);
+      return;
+    }
+    const cutOff = async () => {
+      const failure = await whileWithheld().then(
+        () => undefined,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+      );
+      client.destroy();
+      server.destroy();
+      settle(failure);
+    };
+    const forwardToClient = watchForCommitReply(client, cutOff);
+    server.on('data', forwardToClient.data);
+    client.on(
+      'data',
+      forwardToServer(server, () => ((done = true), forwardToClient.commitSent())),
+    );
   });
   return new Promise((resolve) => {
     proxy.listen(0, '127.0.0.1', () => {
@@ -80,4 +81,61 @@ export function startSabotageProxy(host: string, port: number): Promise<Sabotage
       });
     });
   });
+}
+
+/**
+ * Client to server: everything, message by message, until the COMMIT that follows a COPY has been
+ * forwarded; then nothing more (the client waits for its reply, which never comes).
+ */
+function forwardToServer(server: Socket, onCommit: () => void): (chunk: Buffer) => void {
+  let pending = Buffer.alloc(0);
+  let startup = true;
+  let copied = false;
+  let committed = false;
+  return (chunk) => {
+    if (committed) return;
+    pending = Buffer.concat([pending, chunk]);
+    let offset = 0;
+    if (startup) {
+      // The startup message has no type byte: just its length.
+      if (pending.length < 4 || pending.length < pending.readInt32BE(0)) return;
+      offset = pending.readInt32BE(0);
+      startup = false;
+    }
+    for (const { type, body, end } of messages(pending, offset)) {
+      offset = end;
+      if (type === COPY_DONE) copied = true;
+      if (copied && type === QUERY && body.startsWith('COMMIT')) {
+        committed = true;
+        break;
+      }
+    }
+    server.write(pending.subarray(0, offset));
+    pending = pending.subarray(offset);
+    if (committed) onCommit();
+  };
+}
+
+/**
+ * Server to client: everything until the COMMIT has been sent; after it, the server's answer is
+ * withheld, and once it says COMMIT (the transaction is committed on the server), `onCommitted` runs.
+ */
+function watchForCommitReply(client: Socket, onCommitted: () => Promise<void>) {
+  let state: 'forwarding' | 'watching' | 'withheld' = 'forwarding';
+  let reply = Buffer.alloc(0);
+  return {
+    commitSent: () => (state = 'watching'),
+    data: (chunk: Buffer) => {
+      if (state === 'forwarding' && !client.destroyed) client.write(chunk);
+      if (state !== 'watching') return;
+      reply = Buffer.concat([reply, chunk]);
+      for (const { type, body } of messages(reply)) {
+        if (type === COMMAND_COMPLETE && body.startsWith('COMMIT')) {
+          state = 'withheld';
+          void onCommitted();
+          return;
+        }
+      }
+    },
+  };
 }
