@@ -1,12 +1,18 @@
 // One benchmark process. Usage: node bench/app.mjs <case> <count>
-//   main-logweaver | main-file | main-sync   main-thread cost per logger.info and event-loop delay p99
-//   e2e-transport                            records per second until every row is committed
+//   main-logweaver | main-file | main-sync   main-thread cost per logger.info and event-loop delay p99,
+//                                            logging as fast as it can (a tight burst); with the main
+//                                            thread's CPU per record and the process's peak RSS
+//   paced-logweaver | paced-file             the same at a steady 20,000 calls/s: 100 every 5 ms
+//   e2e-transport                            records per second until every row is committed; the
+//                                            worker's and the main thread's CPU per record, peak RSS
+//                                            and the worker's peak memory
 //   emit                                     pino lines on stdout, for the pipe-mode cases
 //   exit                                     logs <count> records at once, then process.exit():
 //                                            prints the time of the exit call on stderr
 //   steady                                   logs <count> records per second until SIGTERM (needs
 //                                            --expose-gc), printing memory and stats lines (see below)
 // Prints one JSON line with its measurements on stdout (except emit and steady).
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -18,11 +24,12 @@ const count = Number(countText);
 const CHUNK = 1000;
 
 function destination() {
-  if (kind === 'main-file') return pino.transport({ target: 'pino/file', options: { destination: '/dev/null' } });
+  if (kind.endsWith('-file')) return pino.transport({ target: 'pino/file', options: { destination: '/dev/null' } });
   if (kind === 'main-sync') return pino.destination({ dest: '/dev/null', sync: true });
   if (kind === 'emit') return pino.destination({ dest: 1, sync: false });
   const options = { application: process.env.BENCH_APPLICATION ?? 'bench' };
   if (kind === 'steady') Object.assign(options, { statsInterval: 100, spoolDir: process.env.BENCH_SPOOL_DIR });
+  if (kind === 'e2e-transport') Object.assign(options, { statsInterval: 50 });
   return pino.transport({ target: TARGET, options });
 }
 
@@ -42,24 +49,74 @@ function logRange(from, to) {
  * (a service that never yields cannot serve requests either). Every case logs this way.
  */
 function logInChunks() {
+  return logPaced(CHUNK, (step) => setImmediate(step));
+}
+
+/** A steady service: PACED_BURST calls every PACED_EVERY_MS ms, 20,000 calls per second. */
+const PACED_BURST = 100;
+const PACED_EVERY_MS = 5;
+
+function logAtSteadyRate() {
+  const started = performance.now();
+  let bursts = 0;
+  return logPaced(PACED_BURST, (step) => {
+    bursts++;
+    setTimeout(step, Math.max(0, started + bursts * PACED_EVERY_MS - performance.now()));
+  });
+}
+
+/** Logs `size` records per step, scheduling each next step with `schedule`. */
+function logPaced(size, schedule) {
   const delay = monitorEventLoopDelay({ resolution: 1 });
   let callNs = 0n;
   let next = 0;
+  const cpuBefore = threadCpuUs();
   delay.enable();
   return new Promise((resolve) => {
     const step = () => {
       const started = process.hrtime.bigint();
-      logRange(next, Math.min(next + CHUNK, count));
+      logRange(next, Math.min(next + size, count));
       callNs += process.hrtime.bigint() - started;
-      next += CHUNK;
-      if (next < count) setImmediate(step);
+      next += size;
+      if (next < count) schedule(step);
       else {
         delay.disable();
-        resolve({ nsPerCall: Number(callNs) / count, loopDelayP99Ms: delay.percentile(99) / 1e6 });
+        resolve({
+          nsPerCall: Number(callNs) / count,
+          loopDelayP99Ms: delay.percentile(99) / 1e6,
+          mainCpuUsPerRecord: (threadCpuUs() - cpuBefore) / count,
+        });
       }
     };
-    setImmediate(step);
+    schedule(step);
   });
+}
+
+/** This thread's CPU time in µs (/proc/thread-self: process.cpuUsage() sums every thread). */
+function threadCpuUs() {
+  const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+  const [utime, stime] = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .slice(11, 13)
+    .map(Number);
+  return (utime + stime) * 10_000; // 100 ticks a second
+}
+
+/** The process's peak resident memory so far, in MB. */
+function peakRssMB() {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
+}
+
+/** The worker's CPU time (µs) and memory (bytes) as of its next logweaver:stats event. */
+function nextWorkerStats() {
+  const keepAlive = setInterval(() => undefined, 1000); // the worker is unref'd once ready
+  return new Promise((resolve) =>
+    stream.once('logweaver:stats', ({ workerCpu, workerMemory }) => {
+      clearInterval(keepAlive);
+      resolve({ cpu: workerCpu.user + workerCpu.system, memory: workerMemory.heapUsed + workerMemory.external });
+    }),
+  );
 }
 
 function flushed() {
@@ -107,19 +164,28 @@ if (kind === 'steady') {
   process.exit(0);
 } else if (kind === 'e2e-transport') {
   await new Promise((resolve) => stream.once('ready', resolve));
+  const workerBefore = await nextWorkerStats();
+  let workerPeakMemory = workerBefore.memory;
+  stream.on('logweaver:stats', ({ workerMemory }) => {
+    workerPeakMemory = Math.max(workerPeakMemory, workerMemory.heapUsed + workerMemory.external);
+  });
   const started = performance.now();
-  const cpuBefore = process.cpuUsage();
-  await logInChunks();
+  const { mainCpuUsPerRecord } = await logInChunks();
   await flushed();
   const seconds = (performance.now() - started) / 1000;
-  // CPU of both threads (the main thread logging, the worker parsing, encoding and sending): steadier
-  // than the rate on a busy machine.
-  const { user, system } = process.cpuUsage(cpuBefore);
-  const cpuUsPerRecord = (user + system) / count;
-  process.stdout.write(`${JSON.stringify({ rowsPerSecond: count / seconds, seconds, cpuUsPerRecord })}\n`);
+  const workerAfter = await nextWorkerStats(); // the worker is idle by then: its CPU time is final
+  const result = {
+    rowsPerSecond: count / seconds,
+    seconds,
+    workerCpuUsPerRecord: (workerAfter.cpu - workerBefore.cpu) / count,
+    mainCpuUsPerRecord,
+    peakRssMB: peakRssMB(),
+    workerPeakMB: Math.max(workerPeakMemory, workerAfter.memory) / 1024 / 1024,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
   if (kind !== 'main-sync') await new Promise((resolve) => stream.once('ready', resolve));
-  const result = await logInChunks();
+  const result = await (kind.startsWith('paced-') ? logAtSteadyRate() : logInChunks());
   if (kind !== 'main-sync') await flushed();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(`${JSON.stringify({ ...result, peakRssMB: peakRssMB() })}\n`);
 }
