@@ -5,7 +5,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminUrl, createTestDatabase, queryOnce, type TestDatabase } from './support/database.js';
+import {
+  adminUrl,
+  createTestDatabase,
+  queryOnce,
+  rolledBackTransactions,
+  type TestDatabase,
+} from './support/database.js';
 import { eventually, range, seqs, startReader } from './support/records.js';
 import { startSabotageProxy } from './support/sabotage-proxy.js';
 import { CLI, cleanEnv, runCli } from './support/spawn.js';
@@ -106,13 +112,13 @@ describe('FAULTS.md', () => {
       (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM f15_log WHERE record IS NOT NULL'))[0]?.n;
     reader.stdin.write('{"level":30,"seq":0,"msg":"n"}\n');
     await eventually(async () => (await stored()) === 1);
-    const rollbacksBefore = await rollbacks();
+    const rollbacksBefore = await rolledBackTransactions(db.url);
     await db.query(`REVOKE INSERT ON f15_log FROM ${role}`);
     for (let seq = 1; seq < 50; seq++) reader.stdin.write(`{"level":30,"seq":${seq},"msg":"n"}\n`);
     await eventually(() => stderr.includes('permission denied for table f15_log (42501)'));
     // Reported at once, then not again within 30 s, although it is retried meanwhile: each failed
     // try is a rolled-back transaction on the server, so wait for the first one and a retry.
-    await eventually(async () => (await rollbacks()) >= rollbacksBefore + 2, 30_000);
+    await eventually(async () => (await rolledBackTransactions(db.url)) >= rollbacksBefore + 2, 30_000);
     expect(stderr.match(/permission denied for table f15_log/g)).toHaveLength(1);
     await db.query(`GRANT INSERT ON f15_log TO ${role}`);
     // A configuration error is retried every 7.5 to 15 s.
@@ -209,14 +215,6 @@ describe('FAULTS.md', () => {
     }
   });
 });
-
-/** Transactions rolled back in this test file's database so far (the server's statistics). */
-async function rollbacks(): Promise<number> {
-  const [row] = await db.query<{ n: number }>(
-    'SELECT xact_rollback::int AS n FROM pg_stat_database WHERE datname = current_database()',
-  );
-  return row?.n ?? 0;
-}
 
 /** The batch ledger of the log table (log_batches), oldest first; none before the table exists. */
 async function ledger(): Promise<Array<{ rows: number }>> {

@@ -66,7 +66,8 @@ describe('when the connection or the server goes away', () => {
       await eventually(async () => (await seqs(url, 'restarted')).length === 100);
       await server.stop();
       reader.write(100);
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // Back only once the reader has met the outage, so that what follows is a real retry.
+      await eventually(() => reader.stderr().includes('writing a batch failed; it will be retried'));
       await server.start();
       await eventually(async () => (await seqs(url, 'restarted')).length === 200);
       const { code, stderr } = await reader.end();
@@ -79,13 +80,13 @@ describe('when the connection or the server goes away', () => {
     it('#9 PostgreSQL restarted (immediate) under load: every record exactly once', async () => {
       const url = withDatabase(server.url, 'postgres');
       const reader = startReader(url, 'immediate');
-      for (let burst = 0; burst < 10; burst++) {
-        reader.write(50);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      // Under load: the server goes down once delivery has begun, with more lines on their way.
+      reader.write(250);
+      await eventually(async () => (await seqs(url, 'immediate')).length > 0);
+      reader.write(250);
       await server.stopImmediately();
       reader.write(100);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await eventually(() => reader.stderr().includes('writing a batch failed; it will be retried'));
       await server.start();
       reader.write(100);
       await eventually(async () => (await seqs(url, 'immediate')).length >= 700);

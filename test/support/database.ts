@@ -57,3 +57,15 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * Transactions rolled back so far in the database of `url`, from the server's statistics: a failed
+ * write is one, so a test can tell that a retry really happened.
+ */
+export async function rolledBackTransactions(url: string): Promise<number> {
+  const [row] = await queryOnce<{ n: number }>(
+    url,
+    'SELECT xact_rollback::int AS n FROM pg_stat_database WHERE datname = current_database()',
+  );
+  return row?.n ?? 0;
+}
