@@ -110,7 +110,7 @@ const KNOWN_OPTIONS = new Set<string>(['connectionString', ...Object.keys(ENV_NA
 const ADDED_BY_PINO = new Set(['pinoWillSendConfig']);
 
 /** How option names appear in messages: as transport options, or as the CLI's flags. */
-export type OptionNaming = 'transport' | 'cli';
+type OptionNaming = 'transport' | 'cli';
 
 export interface Picked {
   value: unknown;
@@ -161,7 +161,7 @@ export function resolveOptions(
 }
 
 /** `flushInterval` for the transport, `--flush-interval` for the CLI (`--database-url` for the URL). */
-export function optionLabel(name: OptionName, naming: OptionNaming): string {
+function optionLabel(name: OptionName, naming: OptionNaming): string {
   if (naming === 'transport') return name;
   if (name === 'connectionString') return '--database-url';
   return `--${name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;

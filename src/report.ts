@@ -14,7 +14,7 @@ export interface Reporter {
   info(text: string): void;
 }
 
-export type ReportSink = (level: ReportLevel, text: string) => void;
+type ReportSink = (level: ReportLevel, text: string) => void;
 
 const REPEAT_INTERVAL_MS = 30_000;
 /**

@@ -21,7 +21,7 @@ import { createReporter, stderrSink, type ReportLevel } from './report.js';
  * Pino gives up on a transport about 10 s after exit begins; the final flush must end well before.
  * What is still unwritten after this deadline is reported on stderr.
  */
-export const EXIT_FLUSH_DEADLINE_MS = 7_000;
+const EXIT_FLUSH_DEADLINE_MS = 7_000;
 
 export default function logweaverTransport(options: LogweaverOptions = {}) {
   const resolved = resolveOptions(options, process.env);

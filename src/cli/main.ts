@@ -13,7 +13,7 @@ import { tailCommand } from './tail.js';
 import { viewCommand } from './view.js';
 
 /** Exit code for bad options, as for other usage errors. */
-export const EXIT_USAGE = 2;
+const EXIT_USAGE = 2;
 
 /** Flags shared by the commands that write: where the table is, and the application writing. */
 function addConnectionOptions(command: Command): Command {
@@ -48,7 +48,7 @@ function toOptions(flags: Record<string, unknown>): LogweaverOptions {
   return options;
 }
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('logweaver-pino')
     .description('Store Pino logs (read from stdin) in a LogWeaver table in PostgreSQL')
     .option('--tee', 'echo every input line to stdout, e.g. for | pino-pretty')

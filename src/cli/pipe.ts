@@ -15,7 +15,7 @@ import type { ResolvedOptions } from '../options.js';
 import { createPipeline } from '../ingest/pipeline.js';
 import { createReporter, stderrSink } from '../report.js';
 
-export interface PipeIo {
+interface PipeIo {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
@@ -24,7 +24,7 @@ export interface PipeIo {
 }
 
 /** After a signal, how long stdin may take to end before the reader stops and writes what it has. */
-export const DRAIN_DEADLINE_MS = 10_000;
+const DRAIN_DEADLINE_MS = 10_000;
 const CLOSE_DEADLINE_MS = 8_000;
 
 export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<number> {

@@ -27,7 +27,7 @@ export function runsCommand(): Command {
   return addSelectionOptions(addTargetOptions(command));
 }
 
-export function runsSettings(
+function runsSettings(
   flags: Record<string, unknown>,
   env: Record<string, string | undefined>,
 ): { target: ReadTarget; request: RunsRequest } {
@@ -45,12 +45,7 @@ export function runsSettings(
   return { target, request: { applications, machines, perMachine: limit } };
 }
 
-export async function runRuns(
-  target: ReadTarget,
-  request: RunsRequest,
-  json: boolean,
-  stdout: Writable,
-): Promise<void> {
+async function runRuns(target: ReadTarget, request: RunsRequest, json: boolean, stdout: Writable): Promise<void> {
   const reader = await openReader(target, 'runs');
   try {
     const runs = await listRuns(reader.client, reader.context, request);
@@ -66,7 +61,7 @@ export async function runRuns(
 }
 
 /** `SadTalker gpu-box run 7: 2026-… to 2026-…, 1,204 rows (INFO 1200, ERROR 4), ended cleanly` */
-export function describeRun(run: RunSummary): string {
+function describeRun(run: RunSummary): string {
   const levels = Object.entries(run.levels)
     .map(([level, rows]) => `${level} ${rows}`)
     .join(', ');

@@ -20,7 +20,7 @@ const POLL_INTERVAL_MS = 500;
 const FOLLOW_BATCH_ROWS = 1_000;
 const RECONNECT_DELAY_MS = 2_000;
 
-export interface TailSettings {
+interface TailSettings {
   target: ReadTarget;
   filters: Filters;
   limit: number;
@@ -44,7 +44,7 @@ export function tailCommand(): Command {
 }
 
 /** Every flag validated before anything connects: a bad one exits 2, naming it. */
-export function tailSettings(flags: Record<string, unknown>, env: Record<string, string | undefined>): TailSettings {
+function tailSettings(flags: Record<string, unknown>, env: Record<string, string | undefined>): TailSettings {
   const target = resolveReadTarget(flags, env);
   return {
     target,
@@ -55,7 +55,7 @@ export function tailSettings(flags: Record<string, unknown>, env: Record<string,
   };
 }
 
-export async function runTail(
+async function runTail(
   settings: TailSettings,
   stdout: Writable & { isTTY?: boolean },
   stderr: Writable,

@@ -20,7 +20,7 @@ export function viewCommand(): Command {
   return addTargetOptions(command);
 }
 
-export function viewSettings(flags: Record<string, unknown>, env: Record<string, string | undefined>): ViewerSettings {
+function viewSettings(flags: Record<string, unknown>, env: Record<string, string | undefined>): ViewerSettings {
   return {
     target: resolveReadTarget(flags, env),
     host: parseHost(flags.host),
@@ -29,7 +29,7 @@ export function viewSettings(flags: Record<string, unknown>, env: Record<string,
   };
 }
 
-export async function runView(settings: ViewerSettings, stdout: Writable): Promise<void> {
+async function runView(settings: ViewerSettings, stdout: Writable): Promise<void> {
   const viewer = await startViewer(settings);
   const { schema, table } = viewer.context.shape.name;
   stdout.write(`logweaver-pino: log viewer of ${schema}.${table} at ${viewer.url} (Ctrl-C to stop)\n`);

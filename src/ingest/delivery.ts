@@ -24,7 +24,7 @@ export class BatchInterrupted extends Error {
   }
 }
 
-export interface DeliveryCounters {
+interface DeliveryCounters {
   written: number;
   /** Rows the database rejected, stored without their record column. */
   sanitised: number;

@@ -47,7 +47,7 @@ export interface LoggerConfig {
 }
 
 /** What the options say about rows; where they are silent, the logger's own settings apply. */
-export interface RowOptions {
+interface RowOptions {
   messageKey?: string;
   errorKey?: string;
   customLevels: Record<string, number>;

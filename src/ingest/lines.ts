@@ -13,7 +13,7 @@ const NEWLINE_CODE = 0x0a;
 const CARRIAGE_RETURN_CODE = 0x0d;
 
 /** Receives a line without its end; `cutBytes` (UTF-8) were skipped after its first maxLineLength characters. */
-export type LineHandler = (line: string, cutBytes: number) => void;
+type LineHandler = (line: string, cutBytes: number) => void;
 
 export class LineSplitter {
   private partial = '';

@@ -18,7 +18,7 @@ import type { RetryPace } from './retry.js';
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
 /** What the loop works on, owned by the pipeline. */
-export interface LoopParts {
+interface LoopParts {
   options: ResolvedOptions;
   writer: Writer;
   buffer: RowBuffer;

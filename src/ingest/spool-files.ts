@@ -12,7 +12,7 @@ import type { QueuedLine } from './enrich.js';
 /** Something the spool refused or could not do that costs no line now, e.g. a foreign file. */
 export type SpoolWarning = (text: string) => void;
 
-export const PRIVATE_DIRECTORY = 0o700;
+const PRIVATE_DIRECTORY = 0o700;
 export const PRIVATE_FILE = 0o600;
 
 /** Creates the directory private to this user, or checks that an existing one is. */

@@ -58,7 +58,7 @@ const WRITE_BATCH_BYTES = 256 * 1024;
  * A segment stops taking appends past this size, so that once delivered it can be removed: a file
  * is only removed whole, and du counts all of it until then.
  */
-export function segmentBytes(maxSpoolBytes: number): number {
+function segmentBytes(maxSpoolBytes: number): number {
   return Math.min(32 * 1024 * 1024, Math.max(64 * 1024, Math.floor(maxSpoolBytes / 8)));
 }
 

@@ -42,7 +42,7 @@ export interface RawFilters {
 }
 
 /** `--third-party` on the command line, `thirdParty` in the viewer's API. */
-export type ParameterNaming = 'cli' | 'api';
+type ParameterNaming = 'cli' | 'api';
 
 function parameterLabel(name: string, naming: ParameterNaming): string {
   if (naming === 'api') return name;

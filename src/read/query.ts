@@ -29,7 +29,7 @@ export class Parameters {
   }
 }
 
-export type Order = 'asc' | 'desc';
+type Order = 'asc' | 'desc';
 
 export interface PageRequest {
   order: Order;

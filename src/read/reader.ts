@@ -18,7 +18,7 @@ import type { TableShape } from './table.js';
 export { WINDOW_IDS };
 
 /** The table's lowest and highest log_id (0 and 0 when empty). */
-export interface IdRange {
+interface IdRange {
   min: number;
   max: number;
 }
@@ -34,12 +34,12 @@ export interface Page {
   next: number | undefined;
 }
 
-export interface FirstPage extends Page {
+interface FirstPage extends Page {
   /** Where following new rows starts, consistent with this page. */
   follow: FollowCursor;
 }
 
-export interface Poll {
+interface Poll {
   rows: StoredRow[];
   cursor: FollowCursor;
 }

@@ -96,7 +96,7 @@ async function distinctValues<T>(client: pg.ClientBase, query: SqlQuery, limit?:
   return result.rows.map((row) => row.value);
 }
 
-export interface ApplicationMachine {
+interface ApplicationMachine {
   application: string;
   machine: string;
 }

@@ -19,7 +19,7 @@ import type { PageRequest } from '../read/query.js';
 import { pollNewRows, readFirstPage, readPage, readRow, type ReadContext } from '../read/reader.js';
 import { listMachines, listRunIdentities } from '../read/runs.js';
 
-export const PAGE_ROWS = 250;
+const PAGE_ROWS = 250;
 const DEFAULT_RUNS_PER_MACHINE = 20;
 const MAX_RUNS_PER_MACHINE = 200;
 

@@ -31,7 +31,7 @@ export interface ColumnEncodings {
   record?: 'json' | 'jsonb' | 'text';
 }
 
-export interface RunColumns {
+interface RunColumns {
   runNumber: number;
   application: string;
   machineName: string;
@@ -59,7 +59,7 @@ function queryableEscape(escape: string): string {
   return escape.length === 6 ? '\\ufffd' : escape; // \u0000 or a lone surrogate
 }
 
-export function queryableJson(json: string): string {
+function queryableJson(json: string): string {
   return json.includes('\\u') ? withoutNul(json).replace(ESCAPES_TO_CHECK, queryableEscape) : withoutNul(json);
 }
 

@@ -33,7 +33,7 @@ export function qualifiedRunsTable({ schema, table }: TableName): string {
 }
 
 /** The DDL of the log table and its indexes. Indexes serve reads by application, run and time. */
-export function logTableSql(name: TableName): string {
+function logTableSql(name: TableName): string {
   const table = qualifiedTable(name);
   const index = (suffix: string): string => quote(truncateBytes(`${name.table}_${suffix}`, 63));
   return `CREATE TABLE IF NOT EXISTS ${table} (
@@ -66,7 +66,7 @@ function truncateBytes(text: string, maxBytes: number): string {
  * One row per run: its key, when it started and ended, whether it ended cleanly, and its counters
  * (received, written, spooled, dropped, …) summed over every writer that shared the run.
  */
-export function runsTableSql(name: TableName): string {
+function runsTableSql(name: TableName): string {
   return `CREATE TABLE IF NOT EXISTS ${qualifiedRunsTable(name)} (
   application_name text NOT NULL,
   machine_name text NOT NULL,
@@ -91,7 +91,7 @@ export function qualifiedLedgerTable({ schema, table }: TableName): string {
  * ambiguous failure (the server may have committed, the client never heard), a look-up decides
  * whether to write the batch again. Entries older than a day are pruned.
  */
-export function ledgerTableSql(name: TableName): string {
+function ledgerTableSql(name: TableName): string {
   return `CREATE TABLE IF NOT EXISTS ${qualifiedLedgerTable(name)} (
   batch_id uuid PRIMARY KEY,
   rows integer NOT NULL,

@@ -11,7 +11,7 @@ import { encodeBatch } from './copy.js';
 import { allocateRun, endRun, type RunIdentity } from './run.js';
 import { prepareTable, qualifiedLedgerTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
 
-export interface WriterSettings {
+interface WriterSettings {
   connection: ConnectionSettings;
   table: TableName;
   createTable: boolean;
@@ -244,7 +244,7 @@ export function isConfigurationError(error: unknown): boolean {
   return typeof code === 'string' && ['28', '3D', '3F', '42'].includes(code.slice(0, 2));
 }
 
-export class RowEncodingError extends Error {
+class RowEncodingError extends Error {
   override name = 'RowEncodingError';
 }
 
