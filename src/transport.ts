@@ -32,8 +32,9 @@ export default function logweaverTransport(options: LogweaverOptions = {}) {
   const gate = new LoggerConfigGate(pipeline, pinoWillSendConfig(options) || worker.willSendConfig);
   const stopStats = postStatsEvery(resolved.statsInterval, pipeline);
 
-  // Not pino-abstract-transport: its split2 stream parsed every line with JSON.parse (the pipeline
-  // parses once, later) and encoded and decoded every chunk again (lines.ts).
+  // Not pino-abstract-transport: its split2 encodes and decodes every chunk again, 11 % more of the
+  // worker's CPU per record, and its expectPinoConfig would deadlock an application that waits for
+  // 'ready' before it creates its logger (bench/README.md, decisions 10 and 19).
   const stream = lineStream(
     (line) => gate.push(line),
     () => closeWorker(pipeline, gate, stopStats, unregister),
