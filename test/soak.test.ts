@@ -1,8 +1,10 @@
 // The soak test of issue 3: minutes of steady logging through the transport while random faults from
 // FAULTS.md are injected one after another (fast and immediate server restarts, terminated
 // connections, a locked table, a poison row, a network black hole), then a fault-free phase, then the
-// check: nothing lost but the poison rows (reported), nothing duplicated, the spool empty, a fresh
-// record lands within 5 s, the application never crashed, and its main-thread memory stayed flat.
+// check: every fault was seen to take effect (the server really restarted, the writer really waited
+// for the lock, records logged during an outage landed only after it), nothing lost but the poison
+// rows (reported), nothing duplicated, the spool empty, a fresh record lands within 5 s, the
+// application never crashed, and its main-thread memory stayed flat.
 // SOAK_SEED=<n> replays one schedule of faults.
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,44 +59,119 @@ const FAULTS: Fault[] = [
   'black hole',
 ];
 
-async function inject(fault: Fault, app: SteadyApp, random: () => number): Promise<void> {
+/**
+ * What an injected fault was seen to do, so that the test can tell a fault that took effect from one
+ * that silently did nothing. `window`: while it lasted, nothing could land (the server down, the
+ * table locked, the link dead), so every record logged inside it must be seen only after it ended.
+ * `missing`: what was expected of it and not seen.
+ */
+interface Outcome {
+  fault: Fault;
+  window?: { from: number; to: number };
+  missing?: string;
+}
+
+type Injection = (app: SteadyApp, between: (low: number, high: number) => number) => Promise<Omit<Outcome, 'fault'>>;
+
+const INJECTIONS: Record<Fault, Injection> = {
+  'fast restart': (_app, between) => restart(() => server.stop(), between),
+  'immediate restart': (_app, between) => restart(() => server.stopImmediately(), between),
+  'terminated connections': () => terminateConnections(),
+  'table lock': (_app, between) => lockTable(between(6_000, 9_000)),
+  'poison row': (app) => poison(app),
+  'black hole': async (_app, between) => {
+    namespace.blackHole();
+    const from = Date.now();
+    await sleep(between(5_000, 20_000));
+    const to = Date.now();
+    namespace.restore();
+    return { window: { from, to } };
+  },
+};
+
+async function inject(fault: Fault, app: SteadyApp, random: () => number): Promise<Outcome> {
   const between = (low: number, high: number) => low + Math.floor(random() * (high - low));
-  switch (fault) {
-    case 'fast restart':
-      await server.stop();
-      await sleep(between(500, 3_000));
-      return server.start();
-    case 'immediate restart':
-      await server.stopImmediately();
-      await sleep(between(500, 3_000));
-      return server.start();
-    case 'terminated connections':
-      await queryOnce(
-        server.url,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'logweaver-pino'",
-      );
-      return;
-    case 'table lock': {
-      // Held past the writer's 5 s lock_timeout, so that its statement is cancelled and retried.
-      const locker = new pg.Client({ connectionString: server.url });
-      locker.on('error', () => undefined);
-      await locker.connect();
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE log IN ACCESS EXCLUSIVE MODE');
-      await sleep(between(6_000, 9_000));
-      await locker.query('COMMIT');
-      await locker.end();
-      return;
-    }
-    case 'poison row':
-      app.poison();
-      return;
-    case 'black hole':
-      namespace.blackHole();
-      await sleep(between(5_000, 20_000));
-      namespace.restore();
-      return;
+  return { fault, ...(await INJECTIONS[fault](app, between)) };
+}
+
+const postmasterStart = async () =>
+  (await queryOnce<{ at: string }>(server.url, 'SELECT pg_postmaster_start_time()::text AS at'))[0]?.at;
+
+async function restart(stop: () => Promise<void>, between: (low: number, high: number) => number) {
+  const startedBefore = await postmasterStart();
+  await stop();
+  const from = Date.now();
+  await sleep(between(500, 3_000));
+  const to = Date.now();
+  await server.start();
+  const restarted = (await postmasterStart()) !== startedBefore;
+  return { window: { from, to }, missing: restarted ? undefined : 'the server was not restarted' };
+}
+
+/** Connections of the app's writer, as the server lists them. */
+const APP_BACKENDS = "FROM pg_stat_activity WHERE application_name = 'logweaver-pino'";
+
+async function terminateConnections(): Promise<{ missing?: string }> {
+  // After an earlier fault the writer may still be reconnecting: wait until it has a connection to cut.
+  const connected = async () =>
+    ((await queryOnce<{ n: number }>(server.url, `SELECT count(*)::int AS n ${APP_BACKENDS}`))[0]?.n ?? 0) > 0;
+  await eventually(connected, 30_000).catch(() => undefined);
+  const [terminated] = await queryOnce<{ n: number }>(
+    server.url,
+    `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n ${APP_BACKENDS}`,
+  );
+  return { missing: (terminated?.n ?? 0) > 0 ? undefined : 'no connection of the app was there to terminate' };
+}
+
+/** Held past the writer's 5 s lock_timeout, so that its statement is cancelled and retried. */
+async function lockTable(holdMs: number): Promise<Omit<Outcome, 'fault'>> {
+  const locker = new pg.Client({ connectionString: server.url });
+  locker.on('error', () => undefined);
+  await locker.connect();
+  await locker.query('BEGIN');
+  await locker.query('LOCK TABLE log IN ACCESS EXCLUSIVE MODE');
+  const from = Date.now();
+  let writerWaited = false;
+  while (Date.now() < from + holdMs) {
+    writerWaited ||= await writerWaitsForLock();
+    await sleep(250);
   }
+  const to = Date.now();
+  await locker.query('COMMIT');
+  await locker.end();
+  return { window: { from, to }, missing: writerWaited ? undefined : 'the writer never waited for the lock' };
+}
+
+async function writerWaitsForLock(): Promise<boolean> {
+  const [waiting] = await queryOnce<{ n: number }>(
+    server.url,
+    `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND pid IN (SELECT pid ${APP_BACKENDS})`,
+  );
+  return (waiting?.n ?? 0) > 0;
+}
+
+async function poison(app: SteadyApp): Promise<{ missing?: string }> {
+  const before = app.poisoned.length;
+  app.poison();
+  const logged = await eventually(() => app.poisoned.length > before, 10_000).then(
+    () => true,
+    () => false,
+  );
+  return { missing: logged ? undefined : 'the app never logged the poison record' };
+}
+
+/**
+ * What a window fault failed to do, judged by when its records were seen: every record logged while
+ * it lasted must have landed only after it ended, and some must have landed.
+ */
+function missedWindow(
+  { from, to }: { from: number; to: number },
+  landings: Array<{ loggedAt: number; delayMs: number }>,
+): string | undefined {
+  const inside = landings.filter((landing) => landing.loggedAt > from && landing.loggedAt < to);
+  if (inside.length === 0) return 'no record logged while it lasted was seen';
+  const early = inside.filter((landing) => landing.loggedAt + landing.delayMs < to).length;
+  return early > 0 ? `${early} records logged while it lasted landed before it ended` : undefined;
 }
 
 /** Follows the table by log_id and keeps, for every record, how long after it was logged it was seen. */
@@ -156,12 +233,11 @@ describe('soak', () => {
 
       // Every kind of fault once, in a random order, then random ones until the phase ends.
       const schedule = [...FAULTS].sort(() => random() - 0.5);
-      const injected: Fault[] = [];
+      const outcomes: Outcome[] = [];
       const faultPhaseEnds = Date.now() + FAULT_PHASE_MS;
       while (Date.now() < faultPhaseEnds || schedule.length > 0) {
         const fault: Fault = schedule.shift() ?? FAULTS[Math.floor(random() * FAULTS.length)] ?? 'poison row';
-        await inject(fault, app, random);
-        injected.push(fault);
+        outcomes.push(await inject(fault, app, random));
         await sleep(3_000 + Math.floor(random() * 7_000));
       }
       const quietFrom = Date.now();
@@ -192,7 +268,7 @@ describe('soak', () => {
       const figures = {
         seed,
         logged,
-        faults: injected.join(', '),
+        faults: outcomes.map((outcome) => outcome.fault).join(', '),
         lost: missing.length - app.poisoned.length,
         duplicated: (counts[0]?.records ?? 0) - (counts[0]?.distinct ?? 0),
         mainThreadGrowthMB: +(mainThreadGrowth(app.samples) / MB).toFixed(1),
@@ -204,7 +280,14 @@ describe('soak', () => {
       console.info(`soak: ${JSON.stringify(figures)}`);
 
       expect(crashed ?? code).toBe(143); // alive until the SIGTERM, then flushed and exited
-      expect(new Set(injected)).toEqual(new Set(FAULTS));
+      // Every fault injected was seen to take effect (each kind is in the schedule at least once).
+      const ineffective = outcomes
+        .map(({ fault, window, missing }) => ({
+          fault,
+          missing: missing ?? (window && missedWindow(window, landings.delays)),
+        }))
+        .filter((outcome) => outcome.missing !== undefined);
+      expect(ineffective).toEqual([]);
       expect(missing.map((row) => row.seq)).toEqual(app.poisoned);
       expect(figures.duplicated).toBe(0);
       expect(reportedDrops).toBe(app.poisoned.length);
