@@ -164,20 +164,22 @@ describe('FAULTS.md', () => {
               substring(message from '…\\[truncated by logweaver-pino: \\d+ bytes\\]$') AS marker
          FROM log WHERE application_name = 'f22' AND message NOT LIKE '% - Run Number Incremented' ORDER BY log_id`,
     );
-    // Pipe mode keeps a line only up to one byte past the maximum while it reads it (issue 14), so
-    // the row's marker counts that much; stderr names the size of the whole line.
-    const marker = `…[truncated by logweaver-pino: ${1024 * 1024 + 1} bytes]`;
-    const truncated = {
-      level: 'INFO',
-      own: false,
-      has_record: false,
-      bytes: 1024 * 1024 + 1 + Buffer.byteLength(marker),
-      marker,
+    // Pipe mode keeps a line only up to one byte past the maximum while it reads it (issue 14); the
+    // row's marker still names the size of the whole line, as stderr does.
+    const truncated = (size: number, tag: string) => {
+      const marker = `…[truncated by logweaver-pino: ${line(size, tag).length} bytes]`;
+      return {
+        level: 'INFO',
+        own: false,
+        has_record: false,
+        bytes: 1024 * 1024 + 1 + Buffer.byteLength(marker),
+        marker,
+      };
     };
     expect(rows).toEqual([
       { level: 'INFO', own: true, has_record: true, bytes: 'intact'.length, marker: null },
-      truncated,
-      truncated,
+      truncated(6 * 1024 * 1024, 'six'),
+      truncated(100 * 1024 * 1024, 'hundred'),
       { level: 'INFO', own: true, has_record: true, bytes: 4, marker: null },
     ]);
     for (const [size, tag] of [

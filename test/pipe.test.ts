@@ -94,7 +94,7 @@ describe('pipe mode: node app.js | logweaver-pino', () => {
     }
     // Holding the line would take 64 MB or more.
     expect(growth).toBeLessThan(24 * MB);
-    // The row's marker counts what was read of the line (one byte past the limit); stderr, all of it.
+    // The row's marker and stderr name the size of the whole line.
     expect(reader.stderr()).toContain(
       `logweaver-pino: warning: a line of ${64 * MB} bytes was cut while it was read: only its first 4096 bytes are stored\n`,
     );
@@ -104,7 +104,7 @@ describe('pipe mode: node app.js | logweaver-pino', () => {
     expect(await rowsOf('pipe-endless')).toEqual([
       { message: 'before', level: 'INFO', open_clone_log: true, has_record: true },
       {
-        message: `${'x'.repeat(4096)} …[truncated by logweaver-pino: 4097 bytes]`,
+        message: `${'x'.repeat(4096)} …[truncated by logweaver-pino: ${64 * MB} bytes]`,
         level: 'INFO',
         open_clone_log: false,
         has_record: false,

@@ -31,11 +31,14 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
   const reporter = createReporter(stderrSink);
   const pipeline = createPipeline(options, reporter);
   pipeline.start();
-  const input = stdinLines(io.stdin, options.maxRecordBytes, (bytes) =>
+  // Lines cut while they were read, with their whole size, for the stored marker.
+  const cutLines = new Map<string, number>();
+  const input = stdinLines(io.stdin, options.maxRecordBytes, (line, bytes) => {
+    cutLines.set(line, bytes);
     reporter.warn(
       `a line of ${bytes} bytes was cut while it was read: only its first ${options.maxRecordBytes} bytes are stored`,
-    ),
-  );
+    );
+  });
   const signals = keepReadingThroughSignals(input.stop);
   const statsTimer = printStatsEvery(options.statsInterval, () => JSON.stringify(pipeline.stats));
   const echo = createEcho(io.stdout, io.tee);
@@ -44,7 +47,7 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
     for (const line of lines) {
       if (line.trim() === '') continue; // blank lines carry nothing; they are not counted as read
       read++;
-      pipeline.push(line);
+      pipeline.push(line, cutLines.size > 0 ? wholeSize(cutLines, line) : undefined);
       // A slow reader of our stdout holds up stdin, as the database does; neither loses a line.
       if (!echo.write(line)) await Promise.race([echo.drained(), signals.deadlinePassed]);
       // Rather than drop, stop reading: the pipe fills and the application's writes wait for us.
@@ -87,6 +90,13 @@ function createEcho(stdout: Writable, enabled: boolean): { write(line: string): 
   };
 }
 
+/** The whole size of a line that was cut while it was read (and forgets it), else undefined. */
+function wholeSize(cutLines: Map<string, number>, line: string): number | undefined {
+  const bytes = cutLines.get(line);
+  cutLines.delete(line);
+  return bytes;
+}
+
 /**
  * The lines of stdin, a chunk's worth at a time, cut by LineSplitter (readline cost more per line:
  * bench/README.md). While the loop waits for the database or for stdout, no more is read, so the
@@ -96,7 +106,7 @@ function createEcho(stdout: Writable, enabled: boolean): { write(line: string): 
 function stdinLines(
   stdin: Readable,
   maxRecordBytes: number,
-  onCut: (lineBytes: number) => void,
+  onCut: (line: string, lineBytes: number) => void,
 ): { chunks: AsyncGenerator<string[]>; stop: () => void } {
   let stopped = false;
   let pending: string[] = [];
@@ -105,7 +115,7 @@ function stdinLines(
   const splitter = new LineSplitter(
     (line, cutBytes) => {
       pending.push(line);
-      if (cutBytes > 0) onCut(Buffer.byteLength(line) + cutBytes);
+      if (cutBytes > 0) onCut(line, Buffer.byteLength(line) + cutBytes);
     },
     true,
     maxRecordBytes + 1,

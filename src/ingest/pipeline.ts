@@ -147,11 +147,14 @@ export class Pipeline {
     this.loop.start();
   }
 
-  /** Takes one line of log output. Never throws, never waits. */
-  push(text: string): void {
+  /**
+   * Takes one line of log output. Never throws, never waits. `wholeBytes`: the size of the line as
+   * it was written, when the reader kept only its start (pipe mode), for the truncation marker.
+   */
+  push(text: string, wholeBytes?: number): void {
     if (text === '') return;
     this.counters.received++;
-    const row: QueuedLine = { line: this.withinMaxSize(text), arrived: Date.now() };
+    const row: QueuedLine = { line: this.withinMaxSize(text, wholeBytes), arrived: Date.now() };
     // Once rows are on disk, newer rows follow them there, so that order is kept.
     if ((this.spool.rows > 0 || !this.buffer.push(row)) && !this.toSpool(row)) return;
     this.progress.enqueued++;
@@ -175,10 +178,10 @@ export class Pipeline {
    * A line over maxRecordBytes is kept as its first maxRecordBytes, marked, as a third-party text row
    * (a cut JSON record is no longer JSON): counted, and reported.
    */
-  private withinMaxSize(line: string): string {
+  private withinMaxSize(line: string, wholeBytes?: number): string {
     const max = this.options.maxRecordBytes;
     if (line.length <= max / 3) return line; // no UTF-8 character takes more than 3 bytes per UTF-16 unit
-    const bytes = Buffer.byteLength(line);
+    const bytes = wholeBytes ?? Buffer.byteLength(line);
     if (bytes <= max) return line;
     this.counters.truncated++;
     this.reporter.warn(`a record of ${bytes} bytes was stored truncated to ${max} bytes`);
