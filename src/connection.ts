@@ -68,7 +68,11 @@ function refuseUnreadable(url: string, source: string): void {
     );
   }
   if (!/^postgres(ql)?:\/\//i.test(url) && !url.startsWith('/')) {
-    throw new OptionError(`${source} is not a valid PostgreSQL URL: ${redacted}`);
+    // Without a scheme nothing says where a password ends (`app:pw@db/logs`, `postgres:/app:pw@db`):
+    // everything before the last @ is hidden.
+    const schemeless = !/^[a-z][a-z\d+.-]*:\/\//i.test(url) && url.includes('@');
+    const shown = schemeless ? `***${url.slice(url.lastIndexOf('@'))}` : redacted;
+    throw new OptionError(`${source} is not a valid PostgreSQL URL: ${shown}`);
   }
   const afterScheme = url.replace(/^[a-z]+:\/\//i, '');
   const hostEnd = afterScheme.search(/[/?#]/);

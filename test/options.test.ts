@@ -85,6 +85,12 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions({ connectionString: 'mysql://app:p@ss@db/logs' }, {})).toThrow(
       'connectionString is not a valid PostgreSQL URL: mysql://app:***@db/logs',
     );
+    // No scheme, or a mistyped one: nothing says where the password ends, so all before the @ is hidden.
+    for (const url of ['app:S3cretPw@db:5432/logs', 'postgres:/app:S3cretPw@db/logs']) {
+      expect(() => resolveOptions({ connectionString: url }, {})).toThrow(
+        `connectionString is not a valid PostgreSQL URL: ***@db${url.includes('5432') ? ':5432' : ''}/logs`,
+      );
+    }
   });
 });
 
