@@ -18,6 +18,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { Reporter } from '../report.js';
 import type { RowBuffer } from './batch.js';
 import type { QueuedLine } from './enrich.js';
+import type { TakeLimit } from './segment.js';
 import { Spool, type SpoolLoss, type SpoolMark } from './spool.js';
 
 export class SpoolHandoff {
@@ -66,21 +67,26 @@ export class SpoolHandoff {
   }
 
   /**
-   * Moves up to `wanted` of the oldest spooled lines to the back of the buffer. Returns how many lines
-   * were found damaged on disk: the caller counts them as dropped.
+   * Moves the oldest spooled lines to the back of the buffer, `batches` batches' worth at most (rows
+   * and bytes), a position noted per batch: once a batch is committed the next start will not deliver
+   * it again, even if this process is killed before the next batch. Returns how many lines were found
+   * damaged on disk: the caller counts them as dropped.
    */
-  refill(buffer: RowBuffer, wanted: number, settled: number): number {
+  refill(buffer: RowBuffer, batches: number, batch: TakeLimit, settled: number): number {
+    let damaged = 0;
     try {
-      const { rows, mark, damaged } = this.spool.take(wanted);
-      buffer.refill(rows);
-      if (mark) this.marks.push({ through: settled + buffer.length + damaged, mark });
-      if (damaged > 0)
-        this.reporter.error(`${damaged} records in the spool (${this.directory}) were damaged and are dropped`);
-      return damaged;
+      for (let count = 0; count < batches && this.spool.rows > 0; count++) {
+        const taken = this.spool.take(batch);
+        buffer.refill(taken.rows);
+        damaged += taken.damaged;
+        if (taken.mark) this.marks.push({ through: settled + buffer.length + damaged, mark: taken.mark });
+      }
     } catch (error) {
       this.fail(`cannot read the spool in ${this.directory}`, error);
-      return 0;
     }
+    if (damaged > 0)
+      this.reporter.error(`${damaged} records in the spool (${this.directory}) were damaged and are dropped`);
+    return damaged;
   }
 
   /** Confirms the positions whose rows are all settled: the next start will not deliver them again. */

@@ -36,6 +36,7 @@ interface LoopParts {
   fail: (what: string, error: unknown) => void;
   /** A batch was committed: a failure before it is over. */
   recovered: () => void;
+  warn: (text: string) => void;
   /** The message key of the logger, for the rows that record drops. */
   messageKey: () => string;
 }
@@ -179,9 +180,24 @@ export class WriteLoop {
    * the spool is done), the failure is reported, and the next try waits for the retry pace.
    */
   private async failed(error: unknown, what: string): Promise<void> {
-    if (!this.left && this.parts.spool.spill(this.parts.buffer)) this.parts.progress.allSpooled();
+    if (!this.left) this.moveToSpool();
     this.parts.failOnDatabase(what, error);
     await this.parts.retry.wait(error, this.closing);
+  }
+
+  /**
+   * A flush must not wait for an outage to end: once what memory holds is on disk it is done; if the
+   * spool cannot take it (full, or not writable), it is done too, and says what waits in memory only.
+   */
+  private moveToSpool(): void {
+    const { spool, buffer, progress } = this.parts;
+    if (!spool.spill(buffer) && progress.waitingOrSpooled) {
+      this.parts.warn(
+        `${buffer.length} records wait in memory only while the database is away: the spool (${spool.directory}) ` +
+          'cannot take them; a flush is answered without them',
+      );
+    }
+    progress.allSpooled();
   }
 
   /** Records losses as rows, written with the next batch (at the front of memory, past its caps). */
@@ -197,10 +213,13 @@ export class WriteLoop {
   /** Moves the oldest spooled rows into memory when the buffer has room. */
   private refillFromSpool(): void {
     const { buffer, spool, options, progress, drops } = this.parts;
-    // Two batches: the one written next, and the one prepared while it is written (ahead.ts).
-    const wanted = 2 * options.batchSize;
-    if (spool.rows === 0 || buffer.length >= wanted || buffer.length > options.maxBufferedRows / 2) return;
-    const damaged = spool.refill(buffer, wanted - buffer.length, progress.settled);
+    // Two batches: the one written next, and the one prepared while it is written (ahead.ts); by
+    // bytes as well as rows, so that large records never fill memory past its caps.
+    const batches = 2 - Math.floor(buffer.length / options.batchSize);
+    if (spool.rows === 0 || batches <= 0 || buffer.length > options.maxBufferedRows / 2) return;
+    if (buffer.bytes > options.maxBufferedBytes / 2) return;
+    const batch = { rows: options.batchSize, bytes: MAX_BATCH_BYTES };
+    const damaged = spool.refill(buffer, batches, batch, progress.settled);
     drops.count('damaged in the spool', damaged);
     this.parts.settle(damaged);
   }

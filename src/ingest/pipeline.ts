@@ -122,6 +122,7 @@ export class Pipeline {
       failOnDatabase: (what, error) => this.failOnDatabase(what, error),
       fail: (what, error) => this.fail(what, error),
       recovered: () => this.recovered(),
+      warn: (text) => this.reporter.warn(text),
       messageKey: () => this.context.messageKey,
     });
   }
@@ -256,10 +257,13 @@ export class Pipeline {
       // A loss not yet recorded where the logs are goes to the spool as its row, for the next start.
       if (this.drops.unrecorded) this.loop.recordDrops();
       this.loop.left = true;
+      const droppedBefore = this.drops.total;
       this.spool.leave([...this.loop.inFlight, ...this.buffer.drain()]);
-      if (undelivered === 0) return;
+      // Those the spool could not keep are counted, and reported, as dropped.
+      const kept = undelivered - (this.drops.total - droppedBefore);
+      if (kept <= 0) return;
       this.reporter.error(
-        `${undelivered} records were not delivered to the database before the exit deadline; ` +
+        `${kept} records were not delivered to the database before the exit deadline; ` +
           `they are in the spool (${this.spool.directory}) and will be delivered at the next start`,
       );
     } catch (error) {

@@ -45,7 +45,12 @@ export class Progress {
     for (const waiter of done) waiter.resolve();
   }
 
-  /** Everything taken in is on disk: the waiters that accept that are done. */
+  /** Whether a flush that accepts the spool is waiting. */
+  get waitingOrSpooled(): boolean {
+    return this.waiters.some((waiter) => waiter.orSpooled);
+  }
+
+  /** Everything taken in is on disk (or cannot be): the waiters that accept that are done. */
   allSpooled(): void {
     const done = this.waiters.filter((waiter) => waiter.orSpooled);
     this.waiters = this.waiters.filter((waiter) => !waiter.orSpooled);

@@ -25,6 +25,17 @@ export interface Segment {
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 
+/** How much one take() may hand out. */
+export interface TakeLimit {
+  rows: number;
+  bytes: number;
+}
+
+interface Taken {
+  rows: QueuedLine[];
+  bytes: number;
+}
+
 /** A segment another process left, from the offset it had confirmed. */
 export function openSegment(directory: string, key: string, id: string, path: string): Segment {
   const offsetFile = join(directory, `${key}-${id}.offset`);
@@ -41,20 +52,21 @@ export class SegmentReader {
   private open: { segment: Segment; fd: number } | undefined;
 
   /**
-   * Hands out up to `max` lines from the segments, in order, moving their read offsets. A segment
-   * that cannot be read is passed to `unreadable` (its lines are lost) and skipped. `damaged` counts
-   * lines found broken on disk.
+   * Hands out up to `limit.rows` lines, and about `limit.bytes` (at least one line), from the
+   * segments, in order, moving their read offsets. A segment that cannot be read is passed to
+   * `unreadable` (its lines are lost) and skipped. `damaged` counts lines found broken on disk.
    */
   take(
     segments: readonly Segment[],
-    max: number,
+    limit: TakeLimit,
     unreadable: (segment: Segment, error: unknown) => void,
   ): { rows: QueuedLine[]; last: Segment | undefined; damaged: number } {
-    const rows: QueuedLine[] = [];
+    const taken: Taken = { rows: [], bytes: 0 };
     let last: Segment | undefined;
     let damaged = 0;
+    const full = () => taken.rows.length >= limit.rows || taken.bytes >= limit.bytes;
     for (const segment of segments) {
-      while (rows.length < max && segment.readOffset < segment.size) {
+      while (!full() && segment.readOffset < segment.size) {
         let text: string | undefined;
         try {
           text = this.wholeLines(segment);
@@ -63,12 +75,12 @@ export class SegmentReader {
           break;
         }
         if (text === undefined) break;
-        damaged += this.handOut(segment, text, rows, max);
+        damaged += this.handOut(segment, text, taken, full);
         last = segment;
       }
-      if (rows.length >= max) break;
+      if (full()) break;
     }
-    return { rows, last, damaged };
+    return { rows: taken.rows, last, damaged };
   }
 
   /** Stops reading a segment (it is done with, or removed). */
@@ -79,15 +91,17 @@ export class SegmentReader {
   }
 
   /** Moves the lines of `text` into `rows` up to `max`; returns how many were damaged. */
-  private handOut(segment: Segment, text: string, rows: QueuedLine[], max: number): number {
+  private handOut(segment: Segment, text: string, taken: Taken, full: () => boolean): number {
     let damaged = 0;
     let start = 0;
-    for (let newline = text.indexOf('\n'); newline !== -1 && rows.length < max; newline = text.indexOf('\n', start)) {
+    for (let newline = text.indexOf('\n'); newline !== -1 && !full(); newline = text.indexOf('\n', start)) {
       const line = text.slice(start, newline);
       const item = fromLine(line);
-      if (item) rows.push(item);
+      if (item) taken.rows.push(item);
       else damaged++;
-      segment.readOffset += Buffer.byteLength(line) + 1;
+      const bytes = Buffer.byteLength(line) + 1;
+      taken.bytes += bytes;
+      segment.readOffset += bytes;
       segment.rows--;
       start = newline + 1;
     }

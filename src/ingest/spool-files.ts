@@ -35,6 +35,16 @@ export function directoryIsPrivate(directory: string, warn: SpoolWarning): boole
   return true;
 }
 
+/**
+ * A temporary file is renamed within milliseconds of being written; one older than a minute was left
+ * by a process killed in between, and holds nothing that counts.
+ */
+export function removeIfStaleTemporary(directory: string, name: string): void {
+  if (!name.endsWith('.tmp')) return;
+  const path = join(directory, name);
+  if (Date.now() - lstatSync(path).mtimeMs > 60_000) rmSync(path, { force: true });
+}
+
 /** A segment planted by another user (or a link to elsewhere) is refused, and said so. */
 export function ownedByUs(directory: string, name: string, warn: SpoolWarning): boolean {
   const stats = lstatSync(join(directory, name));
@@ -65,7 +75,8 @@ export function writeAll(fd: number, bytes: Buffer): void {
 
 /** Writes under a temporary name that no reader lists, then renames: no one sees a half file. */
 export function writeAtomically(directory: string, path: string, text: string): number {
-  mkdirSync(directory, { recursive: true, mode: PRIVATE_DIRECTORY });
+  makePrivateDirectory(directory, () => undefined); // a directory of another user is a write failure
+
   const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   const bytes = Buffer.from(text);
   try {

@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueuedLine } from './enrich.js';
-import { openSegment, SegmentReader, type Segment } from './segment.js';
+import { openSegment, SegmentReader, type Segment, type TakeLimit } from './segment.js';
 import {
   byKey,
   directoryIsPrivate,
@@ -35,6 +35,7 @@ import {
   ownerIsGone,
   ownerName,
   parseName,
+  removeIfStaleTemporary,
   PRIVATE_FILE,
   previousKey,
   toLine,
@@ -97,20 +98,35 @@ export class Spool {
     if (!existsSync(this.directory) || !directoryIsPrivate(this.directory, this.onWarning)) return 0;
     let claimed = 0;
     for (const name of readdirSync(this.directory).sort(byKey)) {
-      const parsed = parseName(name);
-      if (!parsed || (parsed.owner !== undefined && !ownerIsGone(parsed.owner))) continue;
-      if (!ownedByUs(this.directory, name, this.onWarning)) continue;
-      const path = join(this.directory, this.liveName(parsed.key, parsed.id));
       try {
-        renameSync(join(this.directory, name), path);
-      } catch {
-        continue; // another process claimed it first
+        claimed += this.claim(name);
+      } catch (error) {
+        // Another process starting at the same moment may take (or have taken) this one: go on.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
-      const segment = openSegment(this.directory, parsed.key, parsed.id, path);
-      claimed += segment.rows;
-      this.insertInOrder(segment);
     }
     return claimed;
+  }
+
+  /** Claims one leftover file (a segment of a process that has ended); returns its lines. */
+  private claim(name: string): number {
+    removeIfStaleTemporary(this.directory, name);
+    const parsed = parseName(name);
+    if (!parsed || (parsed.owner !== undefined && !ownerIsGone(parsed.owner))) return 0;
+    if (!ownedByUs(this.directory, name, this.onWarning)) return 0;
+    const path = join(this.directory, this.liveName(parsed.key, parsed.id));
+    try {
+      renameSync(join(this.directory, name), path);
+    } catch {
+      return 0; // another process claimed it first
+    }
+    const segment = openSegment(this.directory, parsed.key, parsed.id, path);
+    if (segment.rows === 0) {
+      this.remove(segment); // nothing whole left: at most a torn line, which never held a record
+      return 0;
+    }
+    this.insertInOrder(segment);
+    return segment.rows;
   }
 
   /** Queues a line for the disk; false when the spool is at its size cap (the caller counts the drop). */
@@ -165,9 +181,9 @@ export class Spool {
     } catch {
       return false;
     }
-    this.confirmHandedOut();
     const segment = { key, id, path, readOffset: 0, confirmed: 0, size: bytes, rows: lines.length, appending: false };
     this.segments.unshift(segment);
+    this.confirmHandedOut();
     return true;
   }
 
@@ -181,7 +197,14 @@ export class Spool {
   /** Lines handed out have been moved elsewhere: their segments skip them from now on. */
   private confirmHandedOut(): void {
     for (const segment of [...this.segments]) {
-      if (segment.readOffset > segment.confirmed) this.confirm(segment, segment.readOffset);
+      if (segment.readOffset <= segment.confirmed) continue;
+      try {
+        this.confirm(segment, segment.readOffset);
+      } catch (error) {
+        // The lines are in memory and in the new segment: only a crash before the next confirmation
+        // could deliver them twice. Say so, and go on.
+        this.onWarning(`could not record the delivered part of ${segment.path}: ${String(error)}`);
+      }
     }
   }
 
@@ -189,9 +212,9 @@ export class Spool {
    * Takes up to `max` of the oldest lines. `mark` says how far they reach: pass it to delivered()
    * once they are committed. `damaged` counts lines found unreadable on disk (and skipped).
    */
-  take(max: number): { rows: QueuedLine[]; mark: SpoolMark | undefined; damaged: number } {
+  take(limit: TakeLimit): { rows: QueuedLine[]; mark: SpoolMark | undefined; damaged: number } {
     this.writePending();
-    const { rows, last, damaged } = this.reader.take([...this.segments], max, (segment, error) => {
+    const { rows, last, damaged } = this.reader.take([...this.segments], limit, (segment, error) => {
       this.onLoss(segment.rows, `were in a spool file that could not be read (${segment.path})`, error);
       this.finish(segment);
     });
