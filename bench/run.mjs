@@ -180,54 +180,35 @@ function report(samples, outage) {
     lines.push(`| ${name} | ${format(m, digits)} | ${format(min, digits)} | ${format(max, digits)} | ${unit} |`);
     return m;
   };
+  /** One row of the table: the medians of one measurement of a case's samples. */
+  const rowOf = (name, unit, key, digits = 0) =>
+    row(
+      name,
+      unit,
+      samples[name].map((s) => s[key]),
+      digits,
+    );
   lines.push('| case | median | min | max | unit |', '|---|---:|---:|---:|---|');
   const ns = {};
   const p99 = {};
   const mainCpu = {};
   const rss = {};
   for (const name of Object.keys(samples).filter((key) => key.startsWith('main:') || key.startsWith('paced:'))) {
-    ns[name] = row(
-      name,
-      'ns per logger.info',
-      samples[name].map((s) => s.nsPerCall),
-    );
-    p99[name] = row(
-      name,
-      'event-loop delay p99, ms',
-      samples[name].map((s) => s.loopDelayP99Ms),
-      2,
-    );
-    mainCpu[name] = row(
-      name,
-      'µs of main-thread CPU per record',
-      samples[name].map((s) => s.mainCpuUsPerRecord),
-      2,
-    );
-    rss[name] = row(
-      name,
-      'MB peak RSS of the process',
-      samples[name].map((s) => s.peakRssMB),
-    );
+    ns[name] = rowOf(name, 'ns per logger.info', 'nsPerCall');
+    p99[name] = rowOf(name, 'event-loop delay p99, ms', 'loopDelayP99Ms', 2);
+    mainCpu[name] = rowOf(name, 'µs of main-thread CPU per record', 'mainCpuUsPerRecord', 2);
+    rss[name] = rowOf(name, 'MB peak RSS of the process', 'peakRssMB');
   }
   const rate = {};
   const losses = {};
   const exitCase = 'exit: process.exit() with 100,000 records buffered';
-  const exitSeconds = row(
-    exitCase,
-    's from process.exit() to the end of the process',
-    samples[exitCase].map((s) => s.exitSeconds),
-    2,
-  );
+  const exitSeconds = rowOf(exitCase, 's from process.exit() to the end of the process', 'exitSeconds', 2);
   const exitLost = samples[exitCase].filter((s) => s.stored !== s.logged).length;
   lines.push(
     `| ${exitCase}: rows stored of ${EXIT_RECORDS} | ${format(median(samples[exitCase].map((s) => s.stored)))} | | | rows (runs with loss: ${exitLost} of ${ROUNDS}) |`,
   );
   for (const name of Object.keys(samples).filter((key) => key.startsWith('e2e:'))) {
-    rate[name] = row(
-      name,
-      'records/s',
-      samples[name].map((s) => s.rowsPerSecond),
-    );
+    rate[name] = rowOf(name, 'records/s', 'rowsPerSecond');
     const logged = samples[name][0].logged ?? RECORDS;
     losses[name] = samples[name].filter((s) => s.stored !== logged).length;
     const stored = samples[name].map((s) => s.stored);
@@ -237,28 +218,10 @@ function report(samples, outage) {
   }
   const e2e = 'e2e: logweaver-pino transport';
   const transport = rate[e2e];
-  const workerCpu = row(
-    e2e,
-    'µs of worker-thread CPU per record',
-    samples[e2e].map((s) => s.workerCpuUsPerRecord),
-    2,
-  );
-  mainCpu[e2e] = row(
-    e2e,
-    'µs of main-thread CPU per record',
-    samples[e2e].map((s) => s.mainCpuUsPerRecord),
-    2,
-  );
-  rss[e2e] = row(
-    e2e,
-    'MB peak RSS of the process (database up)',
-    samples[e2e].map((s) => s.peakRssMB),
-  );
-  row(
-    e2e,
-    "MB the worker's share: its isolate's peak heapUsed + external",
-    samples[e2e].map((s) => s.workerPeakMB),
-  );
+  const workerCpu = rowOf(e2e, 'µs of worker-thread CPU per record', 'workerCpuUsPerRecord', 2);
+  mainCpu[e2e] = rowOf(e2e, 'µs of main-thread CPU per record', 'mainCpuUsPerRecord', 2);
+  rss[e2e] = rowOf(e2e, 'MB peak RSS of the process (database up)', 'peakRssMB');
+  rowOf(e2e, "MB the worker's share: its isolate's peak heapUsed + external", 'workerPeakMB');
   const burst = ['main: logweaver-pino transport', 'main: pino/file to /dev/null'];
   lines.push(
     '',
