@@ -143,7 +143,9 @@ class LoggerConfigGate {
       return;
     }
     this.held.push(line);
-    this.timer ??= setTimeout(() => this.open({}), CONFIG_WAIT_MS);
+    // The wait ends in the check phase, after the poll phase that delivers a message already queued:
+    // a worker starved of CPU (nice 10 on a busy machine) wakes with both due, and timers run first.
+    this.timer ??= setTimeout(() => setImmediate(() => this.open({})), CONFIG_WAIT_MS);
   }
 
   open(config: LoggerConfig): void {
