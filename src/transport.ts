@@ -73,7 +73,7 @@ async function closeWorker(
   try {
     stopStats();
     unregister();
-    gate.open({});
+    await gate.settle();
     const { stats } = await pipeline.close(EXIT_FLUSH_DEADLINE_MS);
     // The event does not arrive while the application's main thread waits for us at exit; the
     // stderr line does, and is printed only when something other than a plain write happened.
@@ -146,6 +146,17 @@ class LoggerConfigGate {
     // The wait ends in the check phase, after the poll phase that delivers a message already queued:
     // a worker starved of CPU (nice 10 on a busy machine) wakes with both due, and timers run first.
     this.timer ??= setTimeout(() => setImmediate(() => this.open({})), CONFIG_WAIT_MS);
+  }
+
+  /**
+   * Ends the wait at close. The config may be queued on the port still: a worker slow to start can
+   * read the lines and the end of the stream in one turn, before the poll phase that delivers it
+   * (seen on Node 24 under load). One turn through the poll phase first; then the defaults.
+   */
+  async settle(): Promise<void> {
+    if (!this.waiting) return;
+    await new Promise((resolve) => setTimeout(() => setImmediate(resolve), 0));
+    this.open({});
   }
 
   open(config: LoggerConfig): void {

@@ -168,6 +168,21 @@ describe('rows as LogWeaver stores them', () => {
       { level: 'INFO', message: expect.stringMatching(/^with a custom error key\nError: kaput\n/) as unknown },
     ]);
   });
+
+  // Seen in CI on Node 24 under load, with `pipeline:`: every row stored with the default keys.
+  it("takes the logger's config queued on the port when the lines and the end come in the same turn", async () => {
+    const result = await runNode(`${FIXTURES}late-config.mjs`, [], {
+      env: { FIXTURE_OPTIONS: JSON.stringify({ connectionString: db.url, application: 'late-config' }) },
+    });
+    expect(result.code).toBe(0);
+    const rows = await db.query<{ level: string; message: string }>(
+      "SELECT level, message FROM log WHERE application_name = 'late-config' AND record IS NOT NULL ORDER BY log_id",
+    );
+    expect(rows).toEqual([
+      { level: 'INFO', message: 'record 0' },
+      { level: 'AUDIT', message: 'an audit line' },
+    ]);
+  });
 });
 
 describe("a record larger than Pino's 4 MB shared buffer (FAULTS #22)", () => {
