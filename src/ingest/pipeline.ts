@@ -20,6 +20,7 @@ import { Writer } from '../write/writer.js';
 import { BatchesAhead } from './ahead.js';
 import { RowBuffer } from './batch.js';
 import { Congestion } from './congestion.js';
+import { flushWithin, withDeadline } from './deadline.js';
 import { Delivery } from './delivery.js';
 import { DropLedger, shedsFromSpool } from './drops.js';
 import {
@@ -36,36 +37,11 @@ import { SpoolHandoff } from './handoff.js';
 import { WriteLoop } from './loop.js';
 import { Progress } from './progress.js';
 import { RetryPace } from './retry.js';
+import type { CloseResult, PipelineStats } from './stats.js';
+import { withinMaxBytes } from './truncate.js';
 
 export type { LoggerConfig } from './enrich.js';
-
-export interface PipelineStats {
-  received: number;
-  written: number;
-  /** Batches that failed and were tried again. */
-  retried: number;
-  /** Rows that went to the disk spool because memory was full. */
-  spooled: number;
-  /** Rows the database rejected, stored without their record column. */
-  sanitised: number;
-  /** Lines over maxRecordBytes, stored cut short with a marker. */
-  truncated: number;
-  dropped: number;
-  buffered: number;
-  /** Bytes of this process's spool files on disk. */
-  spoolBytes: number;
-  runNumber: number | undefined;
-  lastError: string | undefined;
-}
-
-export interface CloseResult {
-  /** Rows that could not be written before the deadline. */
-  undelivered: number;
-  stats: PipelineStats;
-}
-
-/** At exit with the database already unreachable, one more short try before spooling. */
-const UNREACHABLE_CLOSE_MS = 1_500;
+export type { CloseResult, PipelineStats } from './stats.js';
 
 export class Pipeline {
   private readonly buffer: RowBuffer;
@@ -175,22 +151,12 @@ export class Pipeline {
     return false;
   }
 
-  /**
-   * A line over maxRecordBytes is kept as its first maxRecordBytes, marked, as a third-party text row
-   * (a cut JSON record is no longer JSON): counted, and reported.
-   */
-  private withinMaxSize(line: string, wholeBytes?: number): string {
-    const max = this.options.maxRecordBytes;
-    if (line.length <= max / 3) return line; // no UTF-8 character takes more than 3 bytes per UTF-16 unit
-    const bytes = wholeBytes ?? Buffer.byteLength(line);
-    if (bytes <= max) return line;
+  private withinMaxSize(text: string, wholeBytes?: number): string {
+    const { line, cutFrom } = withinMaxBytes(text, this.options.maxRecordBytes, wholeBytes);
+    if (cutFrom === undefined) return line;
     this.counters.truncated++;
-    this.reporter.warn(`a record of ${bytes} bytes was stored truncated to ${max} bytes`);
-    const kept = Buffer.from(line)
-      .subarray(0, max)
-      .toString('utf8')
-      .replace(/\uFFFD$/, '');
-    return `${kept} …[truncated by logweaver-pino: ${bytes} bytes]`;
+    this.reporter.warn(`a record of ${cutFrom} bytes was stored truncated to ${this.options.maxRecordBytes} bytes`);
+    return line;
   }
 
   /** See congestion.ts: whether a reader that can wait should. */
@@ -227,28 +193,12 @@ export class Pipeline {
     return { undelivered, stats: this.stats };
   }
 
-  /**
-   * Waits for everything to be written, for at most `deadlineMs`, and for at most
-   * UNREACHABLE_CLOSE_MS once the database is known to be unreachable: then waiting cannot help.
-   */
+  /** Writing can add rows (the report of a drop), so this flushes until nothing is left. */
   private flushWithin(deadlineMs: number): Promise<boolean> {
-    const started = Date.now();
-    return new Promise((resolve) => {
-      const check = setInterval(() => {
-        const elapsed = Date.now() - started;
-        const unreachable = !this.writer.connected && this.retry.failures > 0;
-        if (elapsed >= deadlineMs || (unreachable && elapsed >= UNREACHABLE_CLOSE_MS)) finish(false);
-      }, 50);
-      const finish = (done: boolean) => {
-        clearInterval(check);
-        resolve(done);
-      };
-      // Writing can add rows (the report of a drop), so flush until nothing is left.
-      const flushAll = async (): Promise<void> => {
-        while (!this.progress.done) await this.flush();
-      };
-      void flushAll().then(() => finish(true));
-    });
+    const flushAll = async (): Promise<void> => {
+      while (!this.progress.done) await this.flush();
+    };
+    return flushWithin(flushAll, deadlineMs, () => !this.writer.connected && this.retry.failures > 0);
   }
 
   /** Hands everything unwritten to the spool (and removes spool files that are fully delivered). */
@@ -329,12 +279,4 @@ export class Pipeline {
 
 export function createPipeline(options: ResolvedOptions, reporter: Reporter): Pipeline {
   return new Pipeline(options, reporter);
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(onTimeout), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

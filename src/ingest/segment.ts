@@ -2,10 +2,10 @@
  * A spool segment: one file of spooled lines, and how far this process has read, handed out and
  * confirmed it. Reading hands out whole lines only, however long a line is.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueuedLine } from './enrich.js';
-import { fromLine } from './spool-files.js';
+import { fromLine, writeAtomically } from './spool-files.js';
 
 export interface Segment {
   key: string;
@@ -36,9 +36,30 @@ interface Taken {
   bytes: number;
 }
 
+/** Beside each segment: the bytes of it already delivered (written after each commit). */
+function offsetPath(directory: string, segment: Pick<Segment, 'key' | 'id'>): string {
+  return join(directory, `${segment.key}-${segment.id}.offset`);
+}
+
+/** Records how far a segment is delivered, atomically, for the process that takes it over. */
+export function saveOffset(directory: string, segment: Segment, offset: number): void {
+  writeAtomically(directory, offsetPath(directory, segment), String(offset));
+}
+
+/** Removes a segment's file and its offset file, whichever of them exist. */
+export function removeSegmentFiles(directory: string, segment: Segment): void {
+  for (const path of [segment.path, offsetPath(directory, segment)]) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** A segment another process left, from the offset it had confirmed. */
 export function openSegment(directory: string, key: string, id: string, path: string): Segment {
-  const offsetFile = join(directory, `${key}-${id}.offset`);
+  const offsetFile = offsetPath(directory, { key, id });
   const saved = existsSync(offsetFile) ? Number(readFileSync(offsetFile, 'utf8')) : 0;
   const content = readFileSync(path);
   const readOffset = Number.isInteger(saved) && saved >= 0 && saved <= content.length ? saved : 0;

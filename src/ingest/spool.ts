@@ -20,22 +20,17 @@
  * Logs carry secrets: the directory is 0700, files 0600, and segments another user owns are refused.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, openSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueuedLine } from './enrich.js';
-import { openSegment, SegmentReader, type Segment, type TakeLimit } from './segment.js';
+import { claimLeftovers } from './spool-claim.js';
+import { removeSegmentFiles, saveOffset, SegmentReader, type Segment, type TakeLimit } from './segment.js';
 import {
-  byKey,
-  directoryIsPrivate,
   leftName,
   liveName,
   makePrivateDirectory,
   nextKey,
-  ownedByUs,
-  ownerIsGone,
   ownerName,
-  parseName,
-  removeIfStaleTemporary,
   PRIVATE_FILE,
   previousKey,
   toLine,
@@ -95,38 +90,9 @@ export class Spool {
 
   /** Claims segments left by processes that have ended; returns how many lines they hold. */
   claimLeftovers(): number {
-    if (!existsSync(this.directory) || !directoryIsPrivate(this.directory, this.onWarning)) return 0;
-    let claimed = 0;
-    for (const name of readdirSync(this.directory).sort(byKey)) {
-      try {
-        claimed += this.claim(name);
-      } catch (error) {
-        // Another process starting at the same moment may take (or have taken) this one: go on.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-    }
-    return claimed;
-  }
-
-  /** Claims one leftover file (a segment of a process that has ended); returns its lines. */
-  private claim(name: string): number {
-    removeIfStaleTemporary(this.directory, name);
-    const parsed = parseName(name);
-    if (!parsed || (parsed.owner !== undefined && !ownerIsGone(parsed.owner))) return 0;
-    if (!ownedByUs(this.directory, name, this.onWarning)) return 0;
-    const path = join(this.directory, this.liveName(parsed.key, parsed.id));
-    try {
-      renameSync(join(this.directory, name), path);
-    } catch {
-      return 0; // another process claimed it first
-    }
-    const segment = openSegment(this.directory, parsed.key, parsed.id, path);
-    if (segment.rows === 0) {
-      this.remove(segment); // nothing whole left: at most a torn line, which never held a record
-      return 0;
-    }
-    this.insertInOrder(segment);
-    return segment.rows;
+    const claimed = claimLeftovers(this.directory, this.owner, this.onWarning);
+    for (const segment of claimed) this.insertInOrder(segment);
+    return claimed.reduce((sum, segment) => sum + segment.rows, 0);
   }
 
   /** Queues a line for the disk; false when the spool is at its size cap (the caller counts the drop). */
@@ -171,9 +137,7 @@ export class Spool {
     if (lines.length === 0) return true;
     const text = lines.map(toLine).join('');
     if (this.bytes - this.bytesFreedByMoving() + Buffer.byteLength(text) > this.maxBytes) return false;
-    const first = this.segments[0];
-    const key = first ? previousKey(first.key) : nextKey();
-    const id = randomBytes(6).toString('hex');
+    const { key, id } = this.frontName();
     const path = join(this.directory, this.liveName(key, id));
     let bytes: number;
     try {
@@ -234,7 +198,7 @@ export class Spool {
   private confirm(segment: Segment, offset: number): void {
     segment.confirmed = Math.max(segment.confirmed, offset);
     if (segment.confirmed < segment.size || (segment.appending && this.pendingRows > 0)) {
-      this.saveOffset(segment, segment.confirmed);
+      saveOffset(this.directory, segment, segment.confirmed);
       return;
     }
     if (segment.appending) this.stopAppending(); // fully delivered: the next append starts a new segment
@@ -253,11 +217,11 @@ export class Spool {
     for (const segment of this.segments.splice(0)) {
       const skip = moved ? segment.readOffset : segment.confirmed;
       if (skip >= segment.size) {
-        this.remove(segment);
+        removeSegmentFiles(this.directory, segment);
         continue;
       }
       try {
-        this.saveOffset(segment, skip);
+        saveOffset(this.directory, segment, skip);
         renameSync(segment.path, join(this.directory, leftName(segment.key, segment.id)));
       } catch (error) {
         // Still there under its live name: the next start claims it once this process is gone.
@@ -267,9 +231,7 @@ export class Spool {
   }
 
   private writeLeftSegment(unwritten: QueuedLine[]): boolean {
-    const first = this.segments[0];
-    const key = first ? previousKey(first.key) : nextKey();
-    const id = randomBytes(6).toString('hex');
+    const { key, id } = this.frontName();
     try {
       writeAtomically(this.directory, join(this.directory, leftName(key, id)), unwritten.map(toLine).join(''));
       return true;
@@ -278,6 +240,12 @@ export class Spool {
       this.onLoss(fromMemory, `could not be written to the spool in ${this.directory} at exit`, error);
       return false;
     }
+  }
+
+  /** A key and id for a new segment that sorts before every other (its lines are the oldest). */
+  private frontName(): { key: string; id: string } {
+    const first = this.segments[0];
+    return { key: first ? previousKey(first.key) : nextKey(), id: randomBytes(6).toString('hex') };
   }
 
   private liveName(key: string, id: string): string {
@@ -315,29 +283,11 @@ export class Spool {
   private finish(segment: Segment): void {
     this.reader.forget(segment);
     this.segments.splice(this.segments.indexOf(segment), 1);
-    this.remove(segment);
-  }
-
-  private remove(segment: Segment): void {
-    for (const path of [segment.path, this.offsetPath(segment)]) {
-      try {
-        unlinkSync(path);
-      } catch {
-        // already gone
-      }
-    }
+    removeSegmentFiles(this.directory, segment);
   }
 
   private closeFiles(): void {
     this.reader.forget();
     this.stopAppending();
-  }
-
-  private saveOffset(segment: Segment, offset: number): void {
-    writeAtomically(this.directory, this.offsetPath(segment), String(offset));
-  }
-
-  private offsetPath(segment: Segment): string {
-    return join(this.directory, `${segment.key}-${segment.id}.offset`);
   }
 }
