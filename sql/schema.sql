@@ -11,8 +11,8 @@ CREATE TABLE IF NOT EXISTS "public"."log" (
   ip_address text NOT NULL,
   record json
 );
-CREATE INDEX IF NOT EXISTS "log_application_time_idx" ON "public"."log" (application_name, "timestamp");
-CREATE INDEX IF NOT EXISTS "log_application_run_idx" ON "public"."log" (application_name, machine_name, run_number);
+CREATE INDEX IF NOT EXISTS "log_application_time_idx" ON "public"."log" ("application_name", "timestamp");
+CREATE INDEX IF NOT EXISTS "log_application_run_idx" ON "public"."log" ("application_name", "machine_name", "run_number");
 CREATE INDEX IF NOT EXISTS "log_time_brin" ON "public"."log" USING brin ("timestamp");
 
 CREATE TABLE IF NOT EXISTS "public"."log_runs" (

@@ -79,6 +79,16 @@ function buildProgram(): Command {
       process.stdout.write(`${await applySchema(resolveOptions(toOptions(flags), process.env, 'cli'))}\n`);
     },
   );
+  addConnectionOptions(
+    program.command('doctor').description('check the connection, table, privileges, indexes and spool'),
+  )
+    .option('--spool-dir <path>', 'directory of the disk spool (LOGWEAVER_SPOOL_DIR)')
+    .addOption(new Option('--no-create-table', 'the writer never creates the table'))
+    .action(async (flags: Record<string, unknown>) => {
+      const options = resolveOptions(toOptions(flags), process.env, 'cli');
+      const { runDoctor } = await import('./doctor.js');
+      process.exitCode = await runDoctor(options, process.stdout);
+    });
   program.addCommand(tailCommand());
   program.addCommand(runsCommand());
   program.addCommand(viewCommand());

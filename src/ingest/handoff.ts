@@ -156,14 +156,27 @@ export class SpoolHandoff {
  * first): its lines are kept, but a later process cannot find them, so a spoolDir is then better.
  */
 function defaultSpoolDir(options: ResolvedOptions, reporter: Reporter): string {
-  const target = `${options.connection.description}\n${options.schema}.${options.table}`;
-  const hash = createHash('sha256').update(target).digest('hex').slice(0, 8);
-  const name = `${options.application.replace(/[^\w.-]+/g, '_')}-${hash}`;
-  const state = stateHome();
-  if (state !== undefined) return join(state, 'logweaver-pino', name);
-  const directory = privateTemporaryDirectory(name);
+  const lasting = lastingSpoolDir(options);
+  if (lasting !== undefined) return lasting;
+  const directory = privateTemporaryDirectory(spoolName(options));
   reporter.warn(`no home directory: spooling to ${directory}, which a later start will not find; set spoolDir`);
   return directory;
+}
+
+/**
+ * The spool directory that every start of this application and target finds again: spoolDir, or
+ * the default under the state home; undefined when there is no home to put it in.
+ */
+export function lastingSpoolDir(options: ResolvedOptions): string | undefined {
+  if (options.spoolDir !== undefined) return options.spoolDir;
+  const state = stateHome();
+  return state === undefined ? undefined : join(state, 'logweaver-pino', spoolName(options));
+}
+
+function spoolName(options: ResolvedOptions): string {
+  const target = `${options.connection.description}\n${options.schema}.${options.table}`;
+  const hash = createHash('sha256').update(target).digest('hex').slice(0, 8);
+  return `${options.application.replace(/[^\w.-]+/g, '_')}-${hash}`;
 }
 
 function privateTemporaryDirectory(name: string): string {
