@@ -119,6 +119,16 @@ function nextWorkerStats() {
   );
 }
 
+/**
+ * With BENCH_WAIT_FOR_GO, says "ready" on stderr and waits for a line on stdin: several processes
+ * started together then log at the same moment, whatever their start-up took (bench/writers.mjs).
+ */
+function goSignal() {
+  if (!process.env.BENCH_WAIT_FOR_GO) return Promise.resolve();
+  process.stderr.write('ready\n');
+  return new Promise((resolve) => process.stdin.once('data', resolve));
+}
+
 function flushed() {
   return new Promise((resolve, reject) => logger.flush((error) => (error ? reject(error) : resolve())));
 }
@@ -169,7 +179,9 @@ if (kind === 'steady') {
   stream.on('logweaver:stats', ({ workerMemory }) => {
     workerPeakMemory = Math.max(workerPeakMemory, workerMemory.heapUsed + workerMemory.external);
   });
+  await goSignal();
   const started = performance.now();
+  const startedAt = Date.now();
   const { mainCpuUsPerRecord } = await logInChunks();
   await flushed();
   const seconds = (performance.now() - started) / 1000;
@@ -177,6 +189,8 @@ if (kind === 'steady') {
   const result = {
     rowsPerSecond: count / seconds,
     seconds,
+    startedAt, // epoch ms, so that several processes' windows can be joined (bench/writers.mjs)
+    endedAt: startedAt + seconds * 1000,
     workerCpuUsPerRecord: (workerAfter.cpu - workerBefore.cpu) / count,
     mainCpuUsPerRecord,
     peakRssMB: peakRssMB(),
