@@ -4,6 +4,10 @@
  * LogWeaver read the highest number and added one with no lock, so services starting together got
  * the same number. Here the read and the marker insert happen in one transaction under an advisory
  * lock for the (table, application, machine), which needs no privilege beyond INSERT and SELECT.
+ * The lock serialises logweaver-pino processes only: LogWeaver itself, which cannot be changed,
+ * takes none. So before committing, the transaction looks for a row of another writer with the same
+ * number, and if there is one, starts again with the next number (issue 15; docs/failures.md says
+ * what window is left).
  */
 import type pg from 'pg';
 import { qualifiedRunsTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
@@ -22,25 +26,71 @@ export interface RunIdentity {
   startedAt: Date;
 }
 
+/**
+ * Each attempt lost to LogWeaver needs a LogWeaver service starting within the same few
+ * milliseconds; past this many the last number is kept.
+ */
+const MAX_ATTEMPTS = 5;
+
 export async function allocateRun(
   client: pg.Client,
   name: TableName,
   layout: TableLayout,
   run: RunIdentity,
 ): Promise<number> {
-  await client.query('BEGIN');
+  for (let attempt = 1; ; attempt++) {
+    const number = await allocateOnce(client, name, layout, run, attempt < MAX_ATTEMPTS);
+    if (number !== undefined) return number;
+  }
+}
+
+/** One transaction: the run's number, or undefined when LogWeaver took the same one meanwhile. */
+async function allocateOnce(
+  client: pg.Client,
+  name: TableName,
+  layout: TableLayout,
+  run: RunIdentity,
+  check: boolean,
+): Promise<number | undefined> {
+  // READ COMMITTED whatever the role's default: the check must see what LogWeaver committed after
+  // this transaction began.
+  await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
   try {
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
       `logweaver-pino run\n${name.schema}.${name.table}\n${run.application}\n${run.machineName}`,
     ]);
     const shared = layout.hasRunsTable ? await runOfKey(client, name, run) : undefined;
-    const number = shared ?? (await startRun(client, name, layout, run));
+    if (shared !== undefined) {
+      await client.query('COMMIT');
+      return shared;
+    }
+    const started = await startRun(client, name, layout, run);
+    if (check && (await takenByAnother(client, name, run, started))) {
+      await client.query('ROLLBACK');
+      return undefined;
+    }
     await client.query('COMMIT');
-    return number;
+    return started.number;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/** Whether a row of another writer (LogWeaver, which takes no lock) carries the number just taken. */
+async function takenByAnother(
+  client: pg.Client,
+  name: TableName,
+  run: RunIdentity,
+  started: StartedRun,
+): Promise<boolean> {
+  const result = await client.query<{ taken: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${qualifiedTable(name)}
+                     WHERE application_name = $1 AND machine_name = $2 AND run_number = $3
+                       AND log_id <> $4::bigint) AS taken`,
+    [run.application, run.machineName, started.number, started.markerId],
+  );
+  return result.rows[0]?.taken === true;
 }
 
 async function runOfKey(client: pg.Client, name: TableName, run: RunIdentity): Promise<number | undefined> {
@@ -53,7 +103,18 @@ async function runOfKey(client: pg.Client, name: TableName, run: RunIdentity): P
   return result.rows[0]?.run_number;
 }
 
-async function startRun(client: pg.Client, name: TableName, layout: TableLayout, run: RunIdentity): Promise<number> {
+interface StartedRun {
+  number: number;
+  /** The log_id of its marker row. */
+  markerId: string;
+}
+
+async function startRun(
+  client: pg.Client,
+  name: TableName,
+  layout: TableLayout,
+  run: RunIdentity,
+): Promise<StartedRun> {
   const number = (await highestRun(client, name, layout, run)) + 1;
   if (layout.hasRunsTable) {
     await client.query(
@@ -63,10 +124,10 @@ async function startRun(client: pg.Client, name: TableName, layout: TableLayout,
     );
   }
   // Exactly LogWeaver's marker: INFO, the application's own log, no tags.
-  await client.query(
+  const marker = await client.query<{ log_id: string }>(
     `INSERT INTO ${qualifiedTable(name)}
        (run_number, application_name, open_clone_log, "timestamp", message, tags, level, machine_name, ip_address)
-     VALUES ($1, $2, true, $6, $3, '', 'INFO', $4, $5)`,
+     VALUES ($1, $2, true, $6, $3, '', 'INFO', $4, $5) RETURNING log_id::text`,
     [
       number,
       run.application,
@@ -76,7 +137,7 @@ async function startRun(client: pg.Client, name: TableName, layout: TableLayout,
       run.startedAt,
     ],
   );
-  return number;
+  return { number, markerId: marker.rows[0]?.log_id as string };
 }
 
 /** The highest number in the log table (which older LogWeaver services also write) and the runs table. */
@@ -92,10 +153,6 @@ async function highestRun(client: pg.Client, name: TableName, layout: TableLayou
   return result.rows[0]?.highest ?? 0;
 }
 
-/**
- * Marks the run's end, with the counters of the writer that ended it (the last one, when several
- * share the run). A run with no end is one that crashed or was killed.
- */
 /**
  * Records a writer's end. Writers sharing the run (two transports of one process, or processes with
  * one runKey) each add their counters to the run's, and the run ended cleanly only if each of them did.
