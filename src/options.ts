@@ -33,7 +33,10 @@ export interface LogweaverOptions {
   maxSpoolBytes?: number | string;
   /** Longest line stored whole; longer ones are stored truncated, with a marker (default 1 MiB). */
   maxRecordBytes?: number | string;
-  /** machine_name column (default: os.hostname()). */
+  /**
+   * machine_name column (default: os.hostname(); where OpenClone_* variables give the connection,
+   * the reverse DNS name of ipAddress, as LogWeaver stores it, else the hostname).
+   */
   machineName?: string;
   /** ip_address column (default: the machine's outward IPv4, else 127.0.0.1). */
   ipAddress?: string;

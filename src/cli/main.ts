@@ -29,7 +29,10 @@ function addWriterOptions(command: Command): Command {
     .option('--spool-dir <path>', 'directory of the disk spool (LOGWEAVER_SPOOL_DIR)')
     .option('--max-spool-bytes <bytes>', 'bytes the spool may hold before records are dropped (default 1 GiB)')
     .option('--max-record-bytes <bytes>', 'longer lines are stored truncated, with a marker (default 1 MiB)')
-    .option('--machine-name <name>', 'machine_name column (default: the hostname)')
+    .option(
+      '--machine-name <name>',
+      'machine_name column (default: the hostname; with OpenClone_* variables, the reverse DNS name of the IP address)',
+    )
     .option('--ip-address <address>', 'ip_address column (default: the outward IPv4 address)')
     .option('--tags <list>', 'comma-separated tags added to every row')
     .option('--message-key <key>', 'key of the message in each JSON line (default msg)')

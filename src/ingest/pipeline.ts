@@ -13,7 +13,7 @@
  * (drops.ts).
  */
 import { errorText } from '../errors.js';
-import { machineName, outwardIpv4, processRunKey, processStartedAt } from '../identity.js';
+import { runIdentity } from '../identity.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Reporter } from '../report.js';
 import { Writer } from '../write/writer.js';
@@ -93,13 +93,7 @@ export class Pipeline {
       connection: options.connection,
       table: { schema: options.schema, table: options.table },
       createTable: options.createTable,
-      run: {
-        application: options.application,
-        machineName: options.machineName ?? machineName(),
-        ipAddress: options.ipAddress ?? outwardIpv4(),
-        runKey: options.runKey ?? processRunKey(),
-        startedAt: processStartedAt(),
-      },
+      run: runIdentity(options),
       timezone: options.timezone,
       onConnectionError: (error) => this.failOnDatabase('the database connection failed', error),
     });
