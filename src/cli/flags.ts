@@ -7,6 +7,10 @@ export function addTargetOptions(command: Command): Command {
     .option('--database-url <url>', 'PostgreSQL URL (else LOGWEAVER_DATABASE_URL, DATABASE_URL, PG*, OpenClone_*)')
     .option('--schema <name>', 'schema of the log table (LOGWEAVER_SCHEMA, default public)')
     .option('--table <name>', 'log table (LOGWEAVER_TABLE, default log)')
+    .option(
+      '--meta-schema <name>',
+      "schema of <table>_runs and <table>_batches (LOGWEAVER_META_SCHEMA, default: the table's)",
+    )
     .option('--timezone <zone>', 'IANA time zone for timestamps (LOGWEAVER_TIMEZONE, default: system)');
 }
 

@@ -40,14 +40,19 @@ function addWriterOptions(command: Command): Command {
     .option('--custom-levels <list>', 'custom level numbers, e.g. audit:35,notice:45')
     .option('--run-key <key>', 'processes with the same key share one run number (LOGWEAVER_RUN_KEY)')
     .option('--stats-interval <ms>', 'print the counters on stderr every this many ms (default 0: only at the end)')
-    .addOption(new Option('--no-create-table', 'never create the table; write to it as it is'));
+    .addOption(new Option('--no-create-table', 'never create the table; write to it as it is'))
+    .addOption(
+      new Option('--no-meta-tables', 'neither create nor use <table>_runs and <table>_batches (LOGWEAVER_META_TABLES)'),
+    );
 }
 
 /** Commander's camelCase flags, mapped onto the option names the transport uses. */
 function toOptions(flags: Record<string, unknown>): LogweaverOptions {
-  const { databaseUrl, tee: _tee, createTable, ...rest } = flags;
+  const { databaseUrl, tee: _tee, createTable, metaTables, ...rest } = flags;
   const options: Record<string, unknown> = { ...rest, connectionString: databaseUrl };
+  // Commander sets a --no- flag's option to true when it is absent: only its presence is passed on.
   if (createTable === false) options.createTable = false;
+  if (metaTables === false) options.metaTables = false;
   return options;
 }
 

@@ -16,6 +16,7 @@ import { errorText } from '../errors.js';
 import { runIdentity } from '../identity.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Reporter } from '../report.js';
+import { tableNameOf } from '../write/schema.js';
 import { Writer } from '../write/writer.js';
 import { BatchesAhead } from './ahead.js';
 import { RowBuffer } from './batch.js';
@@ -91,7 +92,7 @@ export class Pipeline {
     this.buffer = new RowBuffer(options.maxBufferedRows, options.maxBufferedBytes);
     this.writer = new Writer({
       connection: options.connection,
-      table: { schema: options.schema, table: options.table },
+      table: tableNameOf(options),
       createTable: options.createTable,
       run: runIdentity(options),
       timezone: options.timezone,
