@@ -8,6 +8,7 @@ import type { RunSummary } from '../src/read/runs.js';
 import { queryOnce } from './support/database.js';
 import { openCloneDatabase, type OpenCloneDatabase } from './support/openclone.js';
 import { cliStdout, FIXTURES, jsonLines, runNode } from './support/spawn.js';
+import { startViewerProcess } from './support/viewer.js';
 
 let openClone: OpenCloneDatabase;
 let writerUrl: string;
@@ -70,6 +71,21 @@ describe('issue 15: LogWeaver and logweaver-pino runs on one OpenClone table', (
         run: run.run_number,
         rows: run.rows,
       });
+    }
+  });
+
+  it("item 1: the viewer's range, given the times it printed, holds the whole run too", async () => {
+    const viewer = await startViewerProcess(writerUrl, '--timezone', 'America/New_York');
+    try {
+      const get = async (query: string) =>
+        ((await (await fetch(`${viewer.url}api/rows?${query}`)).json()) as { rows: StoredRow[] }).rows;
+      const rows = await get('run=1&order=asc');
+      const [first, last] = [rows[0]?.timestamp as string, rows.at(-1)?.timestamp as string];
+      const range = await get(`run=1&order=asc&since=${encodeURIComponent(first)}&until=${encodeURIComponent(last)}`);
+      expect(range.map((row) => row.log_id)).toEqual(rows.map((row) => row.log_id));
+      expect(range).toHaveLength(7);
+    } finally {
+      await viewer.cli.interrupt();
     }
   });
 
