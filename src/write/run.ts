@@ -77,6 +77,18 @@ async function allocateOnce(
   }
 }
 
+/**
+ * Ids handed out, beyond the newest one seen when the number was read, within which a row that
+ * was then still being inserted is looked for. A LogWeaver marker that was not yet committed when
+ * the number was read got its id before that read only if it was then in flight (an autocommitted
+ * one-row INSERT), and it would have to stay so while this many other rows were inserted and
+ * committed (at 100,000 rows/s, a second). Bounded by id, the check goes through the primary key
+ * on OpenClone's table, which has no other index: on a million rows, 2 ms for the last 10,000 ids,
+ * 25 ms for the last 100,000, 250 ms for a sequential scan (2 busy cores). Its duration is most of
+ * the window left to LogWeaver, so it must not grow with the table.
+ */
+const IN_FLIGHT_IDS = 100_000;
+
 /** Whether a row of another writer (LogWeaver, which takes no lock) carries the number just taken. */
 async function takenByAnother(
   client: pg.Client,
@@ -86,9 +98,9 @@ async function takenByAnother(
 ): Promise<boolean> {
   const result = await client.query<{ taken: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM ${qualifiedTable(name)}
-                     WHERE application_name = $1 AND machine_name = $2 AND run_number = $3
-                       AND log_id <> $4::bigint) AS taken`,
-    [run.application, run.machineName, started.number, started.markerId],
+                     WHERE log_id > $5::bigint - ${IN_FLIGHT_IDS} AND log_id <> $4::bigint
+                       AND application_name = $1 AND machine_name = $2 AND run_number = $3) AS taken`,
+    [run.application, run.machineName, started.number, started.markerId, started.newestSeenId],
   );
   return result.rows[0]?.taken === true;
 }
@@ -107,6 +119,8 @@ interface StartedRun {
   number: number;
   /** The log_id of its marker row. */
   markerId: string;
+  /** The highest log_id committed when the number was read (0 for an empty table). */
+  newestSeenId: string;
 }
 
 async function startRun(
@@ -115,7 +129,8 @@ async function startRun(
   layout: TableLayout,
   run: RunIdentity,
 ): Promise<StartedRun> {
-  const number = (await highestRun(client, name, layout, run)) + 1;
+  const highest = await highestRun(client, name, layout, run);
+  const number = highest.run + 1;
   if (layout.hasRunsTable) {
     await client.query(
       `INSERT INTO ${qualifiedRunsTable(name)} (application_name, machine_name, run_number, run_key, pid)
@@ -137,20 +152,29 @@ async function startRun(
       run.startedAt,
     ],
   );
-  return { number, markerId: marker.rows[0]?.log_id as string };
+  return { number, markerId: marker.rows[0]?.log_id as string, newestSeenId: highest.newestId };
 }
 
-/** The highest number in the log table (which older LogWeaver services also write) and the runs table. */
-async function highestRun(client: pg.Client, name: TableName, layout: TableLayout, run: RunIdentity): Promise<number> {
+/**
+ * The highest number in the log table (which older LogWeaver services also write) and the runs
+ * table, and, in the same snapshot, the newest log_id (a probe of the primary key).
+ */
+async function highestRun(
+  client: pg.Client,
+  name: TableName,
+  layout: TableLayout,
+  run: RunIdentity,
+): Promise<{ run: number; newestId: string }> {
   const fromRuns = layout.hasRunsTable
     ? `, (SELECT max(run_number) FROM ${qualifiedRunsTable(name)} WHERE application_name = $1 AND machine_name = $2)`
     : '';
-  const result = await client.query<{ highest: number | null }>(
+  const result = await client.query<{ highest: number | null; newest: string }>(
     `SELECT greatest((SELECT max(run_number) FROM ${qualifiedTable(name)}
-                       WHERE application_name = $1 AND machine_name = $2)${fromRuns}) AS highest`,
+                       WHERE application_name = $1 AND machine_name = $2)${fromRuns}) AS highest,
+            coalesce((SELECT max(log_id) FROM ${qualifiedTable(name)}), 0)::text AS newest`,
     [run.application, run.machineName],
   );
-  return result.rows[0]?.highest ?? 0;
+  return { run: result.rows[0]?.highest ?? 0, newestId: result.rows[0]?.newest ?? '0' };
 }
 
 /**
