@@ -20,6 +20,9 @@ export interface ConnectionSettings {
 
 type Env = Record<string, string | undefined>;
 
+/** The source named when OpenClone's own variables say where the database is (identity.ts reads it). */
+export const OPENCLONE_SOURCE = 'OpenClone_* environment variables';
+
 const PG_VARIABLES = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSERVICE'];
 
 /** `label` names the explicit option in messages: `connectionString` or `--database-url`. */
@@ -98,7 +101,7 @@ function fromOpenClone(env: Env): ConnectionSettings {
       user: env.OpenClone_LogDB_User,
       password: env.OpenClone_LogDB_Password,
     },
-    'OpenClone_* environment variables',
+    OPENCLONE_SOURCE,
     {},
   );
 }

@@ -1,7 +1,11 @@
 /** Who is logging: application, machine, address and the key that ties a process to its run. */
+import { lookupService } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { basename, extname, join } from 'node:path';
+import { OPENCLONE_SOURCE } from './connection.js';
+import type { ResolvedOptions } from './options.js';
+import type { RunIdentity } from './write/run.js';
 
 /** The name in ./package.json, else the entry script's name, else `node-app`. */
 export function defaultApplicationName(): string {
@@ -15,8 +19,52 @@ export function defaultApplicationName(): string {
   return script ? basename(script, extname(script)) : 'node-app';
 }
 
-export function machineName(): string {
-  return hostname();
+/**
+ * The identity of this process's run. The machine name is the option, else, where OpenClone's own
+ * variables say where the database is, what LogWeaver stores (the reverse DNS name of the address),
+ * so that a Node service continues the run numbers of the Python services on its host; else the
+ * hostname. The look-up is awaited only before the first run number is taken.
+ */
+export function runIdentity(options: ResolvedOptions): RunIdentity | Promise<RunIdentity> {
+  const ipAddress = options.ipAddress ?? outwardIpv4();
+  const run = {
+    application: options.application,
+    machineName: options.machineName ?? hostname(),
+    ipAddress,
+    runKey: options.runKey ?? processRunKey(),
+    startedAt: processStartedAt(),
+  };
+  if (options.machineName !== undefined || options.connection.source !== OPENCLONE_SOURCE) return run;
+  return reverseDnsName(ipAddress).then((machineName) => ({ ...run, machineName }));
+}
+
+/** Start-up never waits longer than this for a reverse look-up. */
+const REVERSE_DNS_TIMEOUT_MS = 2_000;
+
+type LookupService = (address: string, port: number, callback: (error: Error | null, name: string) => void) => void;
+
+/**
+ * The name LogWeaver's gethostbyaddr gives an address: getnameinfo (so /etc/hosts, then DNS).
+ * LogWeaver died when the look-up failed; here no name, an address that is not one, or no answer
+ * within the timeout gives the hostname. Never rejects.
+ */
+export function reverseDnsName(
+  address: string,
+  timeoutMs = REVERSE_DNS_TIMEOUT_MS,
+  lookup: LookupService = lookupService,
+): Promise<string> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(hostname()), timeoutMs);
+    const answer = (name: string | undefined) => {
+      clearTimeout(timer);
+      resolve(name || hostname());
+    };
+    try {
+      lookup(address, 0, (error, name) => answer(error ? undefined : name));
+    } catch {
+      answer(undefined); // not an IP address: lookupService throws at once
+    }
+  });
 }
 
 /**

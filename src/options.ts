@@ -33,7 +33,10 @@ export interface LogweaverOptions {
   maxSpoolBytes?: number | string;
   /** Longest line stored whole; longer ones are stored truncated, with a marker (default 1 MiB). */
   maxRecordBytes?: number | string;
-  /** machine_name column (default: os.hostname()). */
+  /**
+   * machine_name column (default: os.hostname(); where OpenClone_* variables give the connection,
+   * the reverse DNS name of ipAddress, as LogWeaver stores it, else the hostname).
+   */
   machineName?: string;
   /** ip_address column (default: the machine's outward IPv4, else 127.0.0.1). */
   ipAddress?: string;
@@ -51,6 +54,13 @@ export interface LogweaverOptions {
   runKey?: string;
   /** Create the table and its indexes when missing (default true). */
   createTable?: boolean | string;
+  /** Schema of the package's own `<table>_runs` and `<table>_batches` (default: the log table's). */
+  metaSchema?: string;
+  /**
+   * Keep `<table>_runs` and `<table>_batches` (default true). Without them only the log table is
+   * touched: a batch retried after an ambiguous failure may be stored twice, and runs have no end.
+   */
+  metaTables?: boolean | string;
   /** Milliseconds between `logweaver:stats` events (pipe mode: stderr lines); 0, the default, for none. */
   statsInterval?: number | string;
 }
@@ -76,6 +86,8 @@ export interface ResolvedOptions {
   customLevels: Record<string, number>;
   runKey: string | undefined;
   createTable: boolean;
+  metaSchema: string;
+  metaTables: boolean;
   statsInterval: number;
 }
 
@@ -101,6 +113,8 @@ const ENV_NAMES = {
   customLevels: 'LOGWEAVER_CUSTOM_LEVELS',
   runKey: 'LOGWEAVER_RUN_KEY',
   createTable: 'LOGWEAVER_CREATE_TABLE',
+  metaSchema: 'LOGWEAVER_META_SCHEMA',
+  metaTables: 'LOGWEAVER_META_TABLES',
   statsInterval: 'LOGWEAVER_STATS_INTERVAL',
 } as const satisfies Record<Exclude<keyof LogweaverOptions, 'connectionString'>, string>;
 
@@ -134,12 +148,13 @@ export function resolveOptions(
   };
 
   const explicitUrl = { value: input.connectionString, source: optionLabel('connectionString', naming) };
+  const schema = identifier(pick('schema'), 'public', 63);
   return {
     connection: resolveConnection(text(explicitUrl), explicitUrl.source, env),
     application: text(pick('application')) ?? defaultApplicationName(),
     // 55 bytes leaves room for the `_batches` table beside it within PostgreSQL's 63.
     table: identifier(pick('table'), 'log', 55),
-    schema: identifier(pick('schema'), 'public', 63),
+    schema,
     flushInterval: wholeNumber(pick('flushInterval'), 1000, 10, 3_600_000),
     batchSize: wholeNumber(pick('batchSize'), 2000, 1, 100_000),
     maxBufferedRows: wholeNumber(pick('maxBufferedRows'), 200_000, 1, 100_000_000),
@@ -156,6 +171,8 @@ export function resolveOptions(
     customLevels: customLevels(pick('customLevels')),
     runKey: text(pick('runKey')),
     createTable: booleanOption(pick('createTable'), true),
+    metaSchema: identifier(pick('metaSchema'), schema, 63),
+    metaTables: booleanOption(pick('metaTables'), true),
     statsInterval: wholeNumber(pick('statsInterval'), 0, 0, 3_600_000),
   };
 }

@@ -1,34 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminUrl, createTestDatabase, queryOnce, type TestDatabase } from './support/database.js';
-import { OPENCLONE_TABLE } from './support/seed.js';
+import type { TestDatabase } from './support/database.js';
+import { openCloneDatabase, type OpenCloneDatabase } from './support/openclone.js';
 import { runCli } from './support/spawn.js';
 
+let openClone: OpenCloneDatabase;
 let db: TestDatabase;
-const role = `writer_${Math.random().toString(36).slice(2, 8)}`;
 
 beforeAll(async () => {
-  db = await createTestDatabase('openclone');
-  await db.query(OPENCLONE_TABLE);
+  openClone = await openCloneDatabase('openclone');
+  db = openClone.db;
   await db.query(`
     INSERT INTO log (run_number, application_name, open_clone_log, "timestamp", message, tags, level, machine_name, ip_address)
     VALUES (7, 'SadTalker', true, now() - interval '1 day', 'SadTalker - Run Number Incremented', '', 'INFO', 'gpu-box', '10.0.0.5'),
            (7, 'SadTalker', false, now() - interval '1 day', 'ffmpeg frame=1', '', 'INFO', 'gpu-box', '10.0.0.5')`);
-  await db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'writer-pw'`);
-  await db.query(`REVOKE ALL ON SCHEMA public FROM PUBLIC`);
-  await db.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-  await db.query(`GRANT INSERT, SELECT ON log TO ${role}`);
 });
-afterAll(async () => {
-  await db.drop();
-  await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
-});
+afterAll(async () => openClone.drop());
 
 describe('an existing OpenClone table, written by a role with only INSERT and SELECT', () => {
   it('writes to it as it is and continues its run numbers', async () => {
     const indexesBefore = await db.query("SELECT indexname FROM pg_indexes WHERE tablename = 'log'");
     const input = '{"level":30,"time":1700000000000,"msg":"talking head rendered","tags":["render"]}\nffmpeg frame=2\n';
     const result = await runCli(
-      ['--database-url', db.urlFor(role, 'writer-pw'), '--application', 'SadTalker', '--machine-name', 'gpu-box'],
+      ['--database-url', openClone.url, '--application', 'SadTalker', '--machine-name', 'gpu-box'],
       { input },
     );
     expect(result.stderr).toBe('logweaver-pino: read 2 lines, wrote 2 rows, run 8 of SadTalker\n');

@@ -18,6 +18,8 @@ describe('resolveOptions', () => {
       timezone: 'system',
       customLevels: {},
       createTable: true,
+      metaSchema: 'public',
+      metaTables: true,
       statsInterval: 0,
     });
     expect(options.connection.description).toBe('app@db.example:5433/logs (from connectionString)');
@@ -33,6 +35,8 @@ describe('resolveOptions', () => {
       LOGWEAVER_CUSTOM_LEVELS: 'audit:35,notice:45',
       LOGWEAVER_CREATE_TABLE: 'false',
       LOGWEAVER_RUN_KEY: 'cluster-1',
+      LOGWEAVER_META_SCHEMA: 'logweaver',
+      LOGWEAVER_META_TABLES: 'no',
     };
     const options = resolveOptions({ batchSize: 10 }, env);
     expect(options).toMatchObject({
@@ -44,6 +48,8 @@ describe('resolveOptions', () => {
       customLevels: { audit: 35, notice: 45 },
       createTable: false,
       runKey: 'cluster-1',
+      metaSchema: 'logweaver',
+      metaTables: false,
     });
   });
 
@@ -58,6 +64,8 @@ describe('resolveOptions', () => {
     [{ tags: [1, 2] }, 'tags must be a list of strings or a comma-separated string, got an array'],
     [{ customLevels: 'audit=35' }, 'customLevels must look like "audit:35,notice:45", got "audit=35"'],
     [{ createTable: 'maybe' }, 'createTable must be true or false, got "maybe"'],
+    [{ metaSchema: 'x'.repeat(64) }, 'metaSchema must be a PostgreSQL identifier of at most 63 bytes, got "xxxxxxxx'],
+    [{ metaTables: 'none' }, 'metaTables must be true or false, got "none"'],
     [{ flushIntervall: 5 }, 'unknown option flushIntervall; known options: connectionString, application'],
     ['fast', 'logweaver-pino options must be an object, got "fast"'],
   ])('rejects %j with a message naming the option', (raw, message) => {
@@ -72,6 +80,14 @@ describe('resolveOptions', () => {
 
   it('names CLI flags in kebab-case', () => {
     expect(() => resolveOptions({ batchSize: 'x' }, {}, 'cli')).toThrow('--batch-size must be a whole number');
+    expect(() => resolveOptions({ metaSchema: 'a\0b' }, {}, 'cli')).toThrow(
+      '--meta-schema must be a PostgreSQL identifier of at most 63 bytes, got "a\\u0000b"',
+    );
+  });
+
+  it("keeps the meta tables in the log table's schema unless told otherwise", () => {
+    expect(resolveOptions({ schema: 'logs' }, {}).metaSchema).toBe('logs');
+    expect(resolveOptions({ schema: 'logs', metaSchema: 'meta' }, {}).metaSchema).toBe('meta');
   });
 
   it('never shows the password of a bad URL', () => {

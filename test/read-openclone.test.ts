@@ -1,14 +1,15 @@
 // tail and runs on OpenClone's own table: ten columns, no index but the primary key, no runs
 // table, read by a role that may only SELECT.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminUrl, createTestDatabase, queryOnce, type TestDatabase } from './support/database.js';
-import { insertRows, OPENCLONE_TABLE, type SeedRow } from './support/seed.js';
+import type { TestDatabase } from './support/database.js';
+import { openCloneDatabase, type OpenCloneDatabase } from './support/openclone.js';
+import { insertRows, type SeedRow } from './support/seed.js';
 import type { StoredRow } from '../src/read/rows.js';
 import { cliStdout, jsonLines, startCli } from './support/spawn.js';
 
+let openClone: OpenCloneDatabase;
 let db: TestDatabase;
 let readerUrl: string;
-const role = `reader_${Math.random().toString(36).slice(2, 8)}`;
 
 const SEED: SeedRow[] = [
   {
@@ -45,19 +46,12 @@ const SEED: SeedRow[] = [
 ];
 
 beforeAll(async () => {
-  db = await createTestDatabase('read_openclone');
-  await db.query(OPENCLONE_TABLE);
+  openClone = await openCloneDatabase('read_openclone', ['SELECT ON log']);
+  db = openClone.db;
+  readerUrl = openClone.url;
   await insertRows(db.url, SEED, 'log', false);
-  await db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'reader-pw'`);
-  await db.query(`REVOKE ALL ON SCHEMA public FROM PUBLIC`);
-  await db.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-  await db.query(`GRANT SELECT ON log TO ${role}`);
-  readerUrl = db.urlFor(role, 'reader-pw');
 });
-afterAll(async () => {
-  await db.drop();
-  await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
-});
+afterAll(async () => openClone.drop());
 
 const cli = (...args: string[]) => cliStdout([...args, '--database-url', readerUrl, '--timezone', 'America/New_York']);
 

@@ -7,6 +7,10 @@ export function addTargetOptions(command: Command): Command {
     .option('--database-url <url>', 'PostgreSQL URL (else LOGWEAVER_DATABASE_URL, DATABASE_URL, PG*, OpenClone_*)')
     .option('--schema <name>', 'schema of the log table (LOGWEAVER_SCHEMA, default public)')
     .option('--table <name>', 'log table (LOGWEAVER_TABLE, default log)')
+    .option(
+      '--meta-schema <name>',
+      "schema of <table>_runs and <table>_batches (LOGWEAVER_META_SCHEMA, default: the table's)",
+    )
     .option('--timezone <zone>', 'IANA time zone for timestamps (LOGWEAVER_TIMEZONE, default: system)');
 }
 
@@ -30,7 +34,7 @@ export function addFilterOptions(command: Command): Command {
     .option('--tag <tag>', 'only rows with this tag (repeatable: any of them)', collect)
     .option('--grep <text>', 'only rows whose message contains this text (ignoring case)')
     .option('--since <when>', 'from this time: 15m, 2h, 7d ago, or a date and time such as 2026-11-28T14:00')
-    .option('--until <when>', 'up to this time (same forms as --since)')
+    .option('--until <when>', 'up to this time, its whole millisecond included (same forms as --since)')
     .option('--third-party', 'only third-party rows (open_clone_log = false)')
     .option('--no-third-party', 'hide third-party rows');
 }

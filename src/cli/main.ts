@@ -29,7 +29,10 @@ function addWriterOptions(command: Command): Command {
     .option('--spool-dir <path>', 'directory of the disk spool (LOGWEAVER_SPOOL_DIR)')
     .option('--max-spool-bytes <bytes>', 'bytes the spool may hold before records are dropped (default 1 GiB)')
     .option('--max-record-bytes <bytes>', 'longer lines are stored truncated, with a marker (default 1 MiB)')
-    .option('--machine-name <name>', 'machine_name column (default: the hostname)')
+    .option(
+      '--machine-name <name>',
+      'machine_name column (default: the hostname; with OpenClone_* variables, the reverse DNS name of the IP address)',
+    )
     .option('--ip-address <address>', 'ip_address column (default: the outward IPv4 address)')
     .option('--tags <list>', 'comma-separated tags added to every row')
     .option('--message-key <key>', 'key of the message in each JSON line (default msg)')
@@ -37,14 +40,19 @@ function addWriterOptions(command: Command): Command {
     .option('--custom-levels <list>', 'custom level numbers, e.g. audit:35,notice:45')
     .option('--run-key <key>', 'processes with the same key share one run number (LOGWEAVER_RUN_KEY)')
     .option('--stats-interval <ms>', 'print the counters on stderr every this many ms (default 0: only at the end)')
-    .addOption(new Option('--no-create-table', 'never create the table; write to it as it is'));
+    .addOption(new Option('--no-create-table', 'never create the table; write to it as it is'))
+    .addOption(
+      new Option('--no-meta-tables', 'neither create nor use <table>_runs and <table>_batches (LOGWEAVER_META_TABLES)'),
+    );
 }
 
 /** Commander's camelCase flags, mapped onto the option names the transport uses. */
 function toOptions(flags: Record<string, unknown>): LogweaverOptions {
-  const { databaseUrl, tee: _tee, createTable, ...rest } = flags;
+  const { databaseUrl, tee: _tee, createTable, metaTables, ...rest } = flags;
   const options: Record<string, unknown> = { ...rest, connectionString: databaseUrl };
+  // Commander sets a --no- flag's option to true when it is absent: only its presence is passed on.
   if (createTable === false) options.createTable = false;
+  if (metaTables === false) options.metaTables = false;
   return options;
 }
 

@@ -2,17 +2,17 @@
 import pg from 'pg';
 import { errorText } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { prepareTable, schemaSql } from '../write/schema.js';
+import { prepareTable, schemaSql, tableNameOf } from '../write/schema.js';
 
 export function printSchema(options: ResolvedOptions): string {
-  return schemaSql({ schema: options.schema, table: options.table });
+  return schemaSql(tableNameOf(options));
 }
 
 export async function applySchema(options: ResolvedOptions): Promise<string> {
   const client = new pg.Client({ ...options.connection.config, password: options.connection.config.password });
   try {
     await client.connect();
-    const layout = await prepareTable(client, { schema: options.schema, table: options.table }, true);
+    const layout = await prepareTable(client, tableNameOf(options), true);
     return `table ${options.schema}.${options.table} is ready (columns: ${layout.columns.join(', ')})`;
   } catch (error) {
     throw new Error(`${errorText(error)}, connecting as ${options.connection.description}`, { cause: error });

@@ -13,9 +13,10 @@
  * (drops.ts).
  */
 import { errorText } from '../errors.js';
-import { machineName, outwardIpv4, processRunKey, processStartedAt } from '../identity.js';
+import { runIdentity } from '../identity.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Reporter } from '../report.js';
+import { tableNameOf } from '../write/schema.js';
 import { Writer } from '../write/writer.js';
 import { BatchesAhead } from './ahead.js';
 import { RowBuffer } from './batch.js';
@@ -67,15 +68,9 @@ export class Pipeline {
     this.buffer = new RowBuffer(options.maxBufferedRows, options.maxBufferedBytes);
     this.writer = new Writer({
       connection: options.connection,
-      table: { schema: options.schema, table: options.table },
+      table: tableNameOf(options),
       createTable: options.createTable,
-      run: {
-        application: options.application,
-        machineName: options.machineName ?? machineName(),
-        ipAddress: options.ipAddress ?? outwardIpv4(),
-        runKey: options.runKey ?? processRunKey(),
-        startedAt: processStartedAt(),
-      },
+      run: runIdentity(options),
       timezone: options.timezone,
       onConnectionError: (error) => this.failOnDatabase('the database connection failed', error),
     });

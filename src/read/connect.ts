@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { errorText, PrintableError } from '../errors.js';
 import type { ReadTarget } from './options.js';
+import { tableNameOf } from '../write/schema.js';
 import { detectShape } from './table.js';
 import type { ReadContext } from './reader.js';
 
@@ -46,7 +47,7 @@ export async function openReader(target: ReadTarget, purpose: string): Promise<O
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const shape = await detectShape(client, { schema: target.schema, table: target.table });
+    const shape = await detectShape(client, tableNameOf(target));
     const close = () => client.end().catch(() => undefined);
     return { client, context: { shape, timezone: target.timezone }, close };
   } catch (error) {

@@ -147,17 +147,26 @@ function single({ value, source }: Picked): string | undefined {
   return scalar.trim() === '' ? undefined : scalar.trim();
 }
 
-/** The writer's options that say where the table is and how to show times. */
-export type ReadTarget = Pick<ResolvedOptions, 'connection' | 'table' | 'schema' | 'timezone'>;
+/** The writer's options that say where the tables are and how to show times. */
+export type ReadTarget = Pick<
+  ResolvedOptions,
+  'connection' | 'table' | 'schema' | 'metaSchema' | 'metaTables' | 'timezone'
+>;
 
-/** From commander's flags: --database-url, --table, --schema, --timezone and their variables. */
+/** From commander's flags: --database-url, --table, --schema, --meta-schema, --timezone and their variables. */
 export function resolveReadTarget(flags: Record<string, unknown>, env: Record<string, string | undefined>): ReadTarget {
-  const { connection, table, schema, timezone } = resolveOptions(
-    { connectionString: flags.databaseUrl, table: flags.table, schema: flags.schema, timezone: flags.timezone },
+  const { connection, table, schema, metaSchema, metaTables, timezone } = resolveOptions(
+    {
+      connectionString: flags.databaseUrl,
+      table: flags.table,
+      schema: flags.schema,
+      metaSchema: flags.metaSchema,
+      timezone: flags.timezone,
+    },
     env,
     'cli',
   );
-  return { connection, table, schema, timezone };
+  return { connection, table, schema, metaSchema, metaTables, timezone };
 }
 
 /** `--limit`: how many rows (tail allows 0: with --follow, only new rows) or runs (at least 1). */

@@ -62,7 +62,7 @@ export function filterConditions(filters: Filters, shape: TableShape, params: Pa
   }
   if (filters.grep !== undefined) conditions.push(`message ILIKE ${params.add(`%${escapeLike(filters.grep)}%`)}`);
   if (filters.since) conditions.push(`"timestamp" >= ${params.add(filters.since)}`);
-  if (filters.until) conditions.push(`"timestamp" <= ${params.add(filters.until)}`);
+  if (filters.until) conditions.push(`"timestamp" < ${params.add(endOfMillisecond(filters.until))}`);
   if (filters.thirdParty !== undefined) conditions.push(filters.thirdParty ? 'NOT open_clone_log' : 'open_clone_log');
   return conditions;
 }
@@ -85,6 +85,15 @@ function latestRunCondition(filters: Filters, shape: TableShape, params: Paramet
   return `(application_name, machine_name, run_number) IN (
     SELECT latest.* FROM unnest(${params.add(filters.applications)}::text[]) AS wanted(name)
       CROSS JOIN LATERAL (${newest('application_name = wanted.name', order)}) AS latest)`;
+}
+
+/**
+ * Times are printed to the millisecond, but LogWeaver stores microseconds: `--until` covers the whole
+ * millisecond it names, so that a time printed by `runs`, `tail` or the viewer, typed back, finds its
+ * row (issue 15). `--since` needs nothing: a printed time is never later than the stored one.
+ */
+function endOfMillisecond(until: Date): Date {
+  return new Date(until.getTime() + 1);
 }
 
 /** LIKE treats % _ and \ specially; the text is searched for as it is. */

@@ -42,7 +42,10 @@ export async function detectShape(client: pg.ClientBase, name: TableName): Promi
     name,
     qualified,
     hasRecord: columns.has(RECORD_COLUMN),
-    runsTable: (await readable(client, qualifiedRunsTable(name))) ? qualifiedRunsTable(name) : undefined,
+    runsTable:
+      name.metaTables !== false && (await readable(client, qualifiedRunsTable(name)))
+        ? qualifiedRunsTable(name)
+        : undefined,
     hasRunIndex: await hasIndexLedBy(client, qualified, ['application_name', 'machine_name', 'run_number']),
     hasApplicationTimeIndex: await hasIndexLedBy(client, qualified, ['application_name', 'timestamp']),
   };

@@ -17,6 +17,7 @@ import { readerConfig, withDatabase } from '../read/connect.js';
 import type { ReadTarget } from '../read/options.js';
 import type { ReadContext } from '../read/reader.js';
 import { detectShape } from '../read/table.js';
+import { tableNameOf } from '../write/schema.js';
 import { apiHandler, NotFound, type ViewContext } from './api.js';
 
 export interface ViewerSettings {
@@ -101,7 +102,7 @@ async function connectContext(pool: pg.Pool, target: ReadTarget): Promise<ReadCo
     const client = await pool.connect();
     try {
       return {
-        shape: await detectShape(client, { schema: target.schema, table: target.table }),
+        shape: await detectShape(client, tableNameOf(target)),
         timezone: target.timezone,
       };
     } finally {

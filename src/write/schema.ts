@@ -4,11 +4,24 @@
  * application's role may only INSERT into and SELECT from.
  */
 import pg from 'pg';
+import type { ResolvedOptions } from '../options.js';
 import { LOGWEAVER_COLUMNS, RECORD_COLUMN, type ColumnEncodings } from './copy.js';
 
 export interface TableName {
   schema: string;
   table: string;
+  /** Schema of `<table>_runs` and `<table>_batches` (default: `schema`). */
+  metaSchema?: string;
+  /** false: those two are neither created nor used; only the log table is touched. */
+  metaTables?: boolean;
+}
+
+/** The log table and where the package's own tables beside it go, from the options. */
+export function tableNameOf(
+  options: Pick<ResolvedOptions, 'schema' | 'table' | 'metaSchema'> & Partial<Pick<ResolvedOptions, 'metaTables'>>,
+): TableName {
+  const { schema, table, metaSchema, metaTables } = options;
+  return { schema, table, metaSchema, metaTables };
 }
 
 export interface TableLayout {
@@ -28,8 +41,8 @@ export function qualifiedTable({ schema, table }: TableName): string {
   return `${quote(schema)}.${quote(table)}`;
 }
 
-export function qualifiedRunsTable({ schema, table }: TableName): string {
-  return `${quote(schema)}.${quote(`${table}_runs`)}`;
+export function qualifiedRunsTable({ schema, table, metaSchema }: TableName): string {
+  return `${quote(metaSchema ?? schema)}.${quote(`${table}_runs`)}`;
 }
 
 /** An index the readers rely on: its access method and leading columns. */
@@ -102,8 +115,8 @@ function runsTableSql(name: TableName): string {
 `;
 }
 
-export function qualifiedLedgerTable({ schema, table }: TableName): string {
-  return `${quote(schema)}.${quote(`${table}_batches`)}`;
+export function qualifiedLedgerTable({ schema, table, metaSchema }: TableName): string {
+  return `${quote(metaSchema ?? schema)}.${quote(`${table}_batches`)}`;
 }
 
 /**
@@ -121,7 +134,15 @@ function ledgerTableSql(name: TableName): string {
 }
 
 export function schemaSql(name: TableName): string {
-  return `${logTableSql(name)}\n${runsTableSql(name)}\n${ledgerTableSql(name)}`;
+  if (name.metaTables === false) return logTableSql(name);
+  const metaSchema = separateMetaSchema(name);
+  const createSchema = metaSchema ? `CREATE SCHEMA IF NOT EXISTS ${quote(metaSchema)};\n` : '';
+  return `${logTableSql(name)}\n${createSchema}${runsTableSql(name)}\n${ledgerTableSql(name)}`;
+}
+
+/** The meta schema when it is not the log table's own. */
+function separateMetaSchema(name: TableName): string | undefined {
+  return name.metaSchema !== undefined && name.metaSchema !== name.schema ? name.metaSchema : undefined;
 }
 
 /**
@@ -133,10 +154,7 @@ export async function prepareTable(client: pg.Client, name: TableName, createTab
   try {
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('logweaver-pino schema', 0))");
     if (createTable && !(await exists(client, qualifiedTable(name)))) await client.query(logTableSql(name));
-    const hasRunsTable = await ensureOwnTable(client, qualifiedRunsTable(name), runsTableSql(name), createTable);
-    if (hasRunsTable) await addRunCountersColumn(client, name);
-    const hasLedger = await ensureOwnTable(client, qualifiedLedgerTable(name), ledgerTableSql(name), createTable);
-    const layout = { ...(await readLayout(client, name)), hasRunsTable, hasLedger };
+    const layout = { ...(await readLayout(client, name)), ...(await prepareOwnTables(client, name, createTable)) };
     await client.query('COMMIT');
     return layout;
   } catch (error) {
@@ -145,10 +163,44 @@ export async function prepareTable(client: pg.Client, name: TableName, createTab
   }
 }
 
+/** The runs table and the ledger, where they are wanted and can be had. */
+async function prepareOwnTables(
+  client: pg.Client,
+  name: TableName,
+  createTable: boolean,
+): Promise<Pick<TableLayout, 'hasRunsTable' | 'hasLedger'>> {
+  if (name.metaTables === false) return { hasRunsTable: false, hasLedger: false };
+  if (createTable) await ensureMetaSchema(client, name);
+  const hasRunsTable = await ensureOwnTable(client, qualifiedRunsTable(name), runsTableSql(name), createTable);
+  if (hasRunsTable) await addRunCountersColumn(client, name);
+  const hasLedger = await ensureOwnTable(client, qualifiedLedgerTable(name), ledgerTableSql(name), createTable);
+  return { hasRunsTable, hasLedger };
+}
+
+/**
+ * Creates a separate meta schema when missing and the role may (CREATE on the database). Its
+ * existence is checked first: CREATE SCHEMA IF NOT EXISTS asks for that privilege even when the
+ * schema is there.
+ */
+async function ensureMetaSchema(client: pg.Client, name: TableName): Promise<void> {
+  const metaSchema = separateMetaSchema(name);
+  if (metaSchema === undefined) return;
+  const found = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [metaSchema]);
+  if (found.rows.length > 0) return;
+  await client.query('SAVEPOINT meta_schema');
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(metaSchema)}`);
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42501') throw error;
+    await client.query('ROLLBACK TO SAVEPOINT meta_schema');
+  }
+}
+
 /**
  * The package's own tables beside the log table. The application's role may lack CREATE on the
- * schema (OpenClone's setup): then run numbers are still race-free, only not shared between
- * transports of one process, and a batch retried after an ambiguous failure may be stored twice.
+ * schema (OpenClone's setup), or the meta schema may be missing: then run numbers are still
+ * race-free, only not shared between transports of one process, runs have no recorded end, and a
+ * batch retried after an ambiguous failure may be stored twice.
  */
 async function ensureOwnTable(
   client: pg.Client,
@@ -163,7 +215,8 @@ async function ensureOwnTable(
     await client.query(sql);
     return true;
   } catch (error) {
-    if ((error as { code?: string }).code !== '42501') throw error;
+    // 42501: no CREATE on the schema; 3F000: the meta schema is missing and could not be created.
+    if (!['42501', '3F000'].includes((error as { code?: string }).code ?? '')) throw error;
     await client.query('ROLLBACK TO SAVEPOINT own_table');
     return false;
   }

@@ -15,7 +15,8 @@ interface WriterSettings {
   connection: ConnectionSettings;
   table: TableName;
   createTable: boolean;
-  run: RunIdentity;
+  /** A promise while the machine name is still being looked up (identity.runIdentity). */
+  run: RunIdentity | Promise<RunIdentity>;
   /** The session's TimeZone, for anything the server formats or computes in this session. */
   timezone: string;
   /** Called when the idle connection fails, so the failure is reported and not thrown. */
@@ -55,6 +56,7 @@ export class Writer {
   private layout: TableLayout | undefined;
   private copySql = '';
   private run: number | undefined;
+  private identity: RunIdentity | undefined;
   private closed = false;
   private generation = 0;
   private readonly spare: Buffer[] = [];
@@ -80,13 +82,13 @@ export class Writer {
    * written; undefined before the first connection (the run number is not known yet).
    */
   encode(rows: readonly LogRow[]): Payload | undefined {
-    if (!this.client || !this.layout) return undefined;
+    if (!this.client || !this.layout || !this.identity) return undefined;
     const layout = this.layout;
     const run = {
       runNumber: this.run as number,
-      application: this.settings.run.application,
-      machineName: this.settings.run.machineName,
-      ipAddress: this.settings.run.ipAddress,
+      application: this.identity.application,
+      machineName: this.identity.machineName,
+      ipAddress: this.identity.ipAddress,
     };
     const bytes = encodeOrReject(() => encodeBatch(rows, run, layout.encodings, this.spare.pop()));
     return { bytes, rows: rows.length, generation: this.generation };
@@ -146,8 +148,8 @@ export class Writer {
     this.closed = true;
     const client = this.client;
     if (!client) return;
-    if (this.layout?.hasRunsTable && this.run !== undefined) {
-      await endRun(client, this.settings.table, this.settings.run, this.run, end).catch(() => undefined);
+    if (this.layout?.hasRunsTable && this.run !== undefined && this.identity) {
+      await endRun(client, this.settings.table, this.identity, this.run, end).catch(() => undefined);
     }
     this.client = undefined;
     await client.end().catch(() => undefined);
@@ -180,7 +182,8 @@ export class Writer {
       this.copySql = `COPY ${qualifiedTable(this.settings.table)} (${this.layout.columns
         .map((column) => pg.escapeIdentifier(column))
         .join(', ')}) FROM STDIN (FORMAT binary)`;
-      this.run ??= await allocateRun(client, this.settings.table, this.layout, this.settings.run);
+      this.identity ??= await this.settings.run;
+      this.run ??= await allocateRun(client, this.settings.table, this.layout, this.identity);
       if (this.layout.hasLedger) await pruneLedger(client, this.settings.table);
       this.throwIfClosed();
     } catch (error) {
