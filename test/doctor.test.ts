@@ -89,6 +89,9 @@ describe('logweaver-pino doctor', () => {
         `no "public"."openclone_batches": a batch retried after an ambiguous failure may be stored twice`,
     );
     expect(line(out, 'indexes')).toBe('ok    indexes     every index the readers use is there');
+
+    const without = await doctor(db.urlFor(ROLE, PASSWORD), '--table', 'openclone', '--no-meta-tables');
+    expect(line(without.out, 'privileges')).toBe(`ok    privileges  ${ROLE} has what the writer and the readers need`);
   });
 
   it('a table of another shape: FAIL naming each column that differs', async () => {

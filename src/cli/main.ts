@@ -41,9 +41,14 @@ function addWriterOptions(command: Command): Command {
     .option('--run-key <key>', 'processes with the same key share one run number (LOGWEAVER_RUN_KEY)')
     .option('--stats-interval <ms>', 'print the counters on stderr every this many ms (default 0: only at the end)')
     .addOption(new Option('--no-create-table', 'never create the table; write to it as it is'))
-    .addOption(
-      new Option('--no-meta-tables', 'neither create nor use <table>_runs and <table>_batches (LOGWEAVER_META_TABLES)'),
-    );
+    .addOption(noMetaTables());
+}
+
+function noMetaTables(): Option {
+  return new Option(
+    '--no-meta-tables',
+    'neither create nor use <table>_runs and <table>_batches (LOGWEAVER_META_TABLES)',
+  );
 }
 
 /** Commander's camelCase flags, mapped onto the option names the transport uses. */
@@ -92,6 +97,7 @@ function buildProgram(): Command {
   )
     .option('--spool-dir <path>', 'directory of the disk spool (LOGWEAVER_SPOOL_DIR)')
     .addOption(new Option('--no-create-table', 'the writer never creates the table'))
+    .addOption(noMetaTables())
     .action(async (flags: Record<string, unknown>) => {
       const options = resolveOptions(toOptions(flags), process.env, 'cli');
       const { runDoctor } = await import('./doctor.js');

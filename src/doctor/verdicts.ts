@@ -64,7 +64,6 @@ function tableFinding(facts: DatabaseFacts, options: ResolvedOptions): Finding {
 /** What the writer needs on each table, and what goes wrong without it. */
 function privilegesFinding(facts: DatabaseFacts, options: ResolvedOptions): Finding {
   const role = facts.role;
-  const mayCreate = options.createTable && facts.mayCreateInSchema;
   const lacks: Finding[] = [];
   if (facts.schemaExists && !facts.mayUseSchema) {
     lacks.push(
@@ -74,6 +73,14 @@ function privilegesFinding(facts: DatabaseFacts, options: ResolvedOptions): Find
     );
   }
   lacks.push(...missing(facts.log, role, ['SELECT', 'INSERT'], 'fail', 'no row can be written'));
+  if (options.metaTables) lacks.push(...metaTableFindings(facts, options, role));
+  return combine('privileges', lacks, `${role} has what the writer and the readers need`);
+}
+
+/** The runs table and the ledger (unless metaTables is off): used where they exist, else created if allowed. */
+function metaTableFindings(facts: DatabaseFacts, options: ResolvedOptions, role: string): Finding[] {
+  const mayCreate = options.createTable && facts.mayCreateInSchema;
+  const lacks: Finding[] = [];
   lacks.push(...ownTable(facts.runs, role, 'no run can start', ['UPDATE', 'the end of each run is not recorded']));
   lacks.push(
     ...ownTable(facts.ledger, role, 'no batch can be committed', ['DELETE', 'its entries older than a day stay']),
@@ -87,7 +94,7 @@ function privilegesFinding(facts: DatabaseFacts, options: ResolvedOptions): Find
     const what = `no ${facts.ledger.qualified}: a batch retried after an ambiguous failure may be stored twice`;
     lacks.push(finding('privileges', 'warn', what, [schemaApply(options)]));
   }
-  return combine('privileges', lacks, `${role} has what the writer and the readers need`);
+  return lacks;
 }
 
 /** The runs table or the ledger, where it exists: SELECT and INSERT are needed to write at all; the third is not. */
