@@ -17,6 +17,7 @@ import { pageQuery } from '../dist/read/query.js';
 import { WINDOW_IDS } from '../dist/read/reader.js';
 import { detectShape } from '../dist/read/table.js';
 import { listRuns } from '../dist/read/runs.js';
+import { readHistogram } from '../dist/read/histogram.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url));
 const { values } = parseArgs({
@@ -202,6 +203,11 @@ async function explainQueries(url, schema) {
       const { scans: used, ms } = await explain(client, query);
       lines.push(`| ${schema}.log | ${name} | ${used.join(', ')} | ${ms.toFixed(1)} |`);
     }
+    const chartStarted = performance.now();
+    await readHistogram(client, { shape, timezone: 'UTC' }, filters({}), 120);
+    lines.push(
+      `| ${schema}.log | histogram of the whole table (volume chart) | one aggregate over the id window | ${(performance.now() - chartStarted).toFixed(1)} |`,
+    );
     const started = performance.now();
     await listRuns(client, { shape, timezone: 'UTC' }, { applications: [], machines: [], perMachine: 10 });
     lines.push(
@@ -283,6 +289,17 @@ async function measureTable(url, schema) {
       'API applications (page load)',
       (await repeat(() => timeRequest(viewer.url, '/api/meta'))).map((s) => s.ms),
     );
+    // The volume chart (issue 13): every row of the table, then the filter, then one day of it.
+    for (const [name, chartQuery] of [
+      ['API histogram (volume chart), whole table', ''],
+      [`API histogram, filtered (${query})`, query],
+      ['API histogram, one day (since/until)', 'since=2026-10-20T00:00:00Z&until=2026-10-21T00:00:00Z'],
+    ]) {
+      record(
+        name,
+        (await repeat(() => timeRequest(viewer.url, `/api/histogram?buckets=120&${chartQuery}`))).map((s) => s.ms),
+      );
+    }
     record(
       'API runs (jump-to-run list)',
       (await repeat(() => timeRequest(viewer.url, '/api/runs'))).map((s) => s.ms),

@@ -53,6 +53,14 @@ function statusWithHost(host: string): Promise<number | undefined> {
   });
 }
 
+interface Histogram {
+  from: number;
+  to: number;
+  bucketMs: number;
+  truncated: boolean;
+  buckets: { start: number; levels: Record<string, number>; first: number; last: number }[];
+}
+
 const ids = (page: Page) => page.rows.map((row) => row.log_id);
 
 describe('the viewer API', () => {
@@ -71,6 +79,39 @@ describe('the viewer API', () => {
   it('starts a page at a log id, in either order', async () => {
     expect(ids((await get('/api/rows?at=300&order=asc')).body).slice(0, 2)).toEqual([300, 301]);
     expect(ids((await get('/api/rows?at=300')).body).slice(0, 2)).toEqual([300, 299]);
+  });
+
+  // Before the follow test: it adds a row logged now, days after the others.
+  it('counts rows per time bucket and level for the volume chart, over the span of the matching rows', async () => {
+    const { status, body } = await get('/api/histogram?buckets=60');
+    expect(status).toBe(200);
+    const chart = body as unknown as Histogram;
+    // 600 rows a second apart, 09:00:01 to 09:10:00: ten-second buckets, 61 of them.
+    expect(chart).toMatchObject({ bucketMs: 10_000, truncated: false, zone: 'UTC' });
+    expect(chart.from).toBe(Date.parse('2026-11-28T09:00:00Z'));
+    expect(chart.buckets).toHaveLength(61);
+    expect(chart.buckets[0]).toEqual({ start: chart.from, levels: { INFO: 9 }, first: 1, last: 9 });
+    expect(chart.buckets.reduce((sum, bucket) => sum + (bucket.levels.INFO ?? 0), 0)).toBe(600);
+  });
+
+  it('follows the filters in the volume chart', async () => {
+    const ranged = (await get('/api/histogram?since=2026-11-28T09:05:00&until=2026-11-28T09:05:59')).body;
+    const chart = ranged as unknown as Histogram;
+    expect(chart.from).toBe(Date.parse('2026-11-28T09:05:00Z'));
+    expect(chart.bucketMs).toBe(1000);
+    expect(chart.buckets.map((bucket) => bucket.first)).toEqual(Array.from({ length: 60 }, (_, i) => 300 + i));
+    const grepped = (await get('/api/histogram?grep=row%2012')).body as unknown as Histogram;
+    // Rows 12 and 120-129, 09:00:12 to 09:02:09: the chart spans them, in two-second buckets.
+    expect(grepped).toMatchObject({ from: Date.parse('2026-11-28T09:00:12Z'), bucketMs: 2000 });
+    expect(grepped.buckets.map((bucket) => [bucket.first, bucket.last, bucket.levels.INFO])).toEqual([
+      [12, 12, 1],
+      [120, 121, 2],
+      [122, 123, 2],
+      [124, 125, 2],
+      [126, 127, 2],
+      [128, 129, 2],
+    ]);
+    expect(((await get('/api/histogram?level=ERROR')).body as unknown as Histogram).buckets).toEqual([]);
   });
 
   it('follows: a row inserted after the first page comes from /api/follow with its cursor', async () => {
@@ -107,6 +148,11 @@ describe('the viewer API', () => {
     ['/api/follow?until=-100000-01-01', 'until must be a time between the years 1 and 9999, got "-100000-01-01"'],
     ['/api/rows?since=1h&since=2h', 'since may be given once, got an array'],
     ['/api/runs?application=a%00b', 'application must not contain a NUL character, got "a\\u0000b"'],
+    ['/api/histogram?buckets=0', 'buckets must be a whole number from 1 to 400, got "0"'],
+    [
+      '/api/histogram?level=loud',
+      'level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or trace, warn, fatal), got "loud"',
+    ],
   ])('%s is a 400 naming the parameter and the value', async ([path, error]) => {
     expect(await get(path)).toMatchObject({ status: 400, body: { error } });
   });

@@ -6,6 +6,10 @@
 
 const POLL_INTERVAL_MS = 1000;
 const TYPING_PAUSE_MS = 300;
+/** Live tail redraws the volume chart at most this often. */
+const CHART_REFRESH_MS = 2000;
+/** About one bar per this many pixels of chart. */
+const BAR_PX = 10;
 
 const state = {
   order: 'desc',
@@ -24,6 +28,12 @@ const state = {
   at: null,
   /** Whether `view --remote-images` lets logged images from other servers load (from /api/meta). */
   remoteImages: false,
+  /** When the volume chart was last asked for (live tail redraws it at most every CHART_REFRESH_MS). */
+  chartAt: 0,
+  /** Live tail brought rows the chart has not counted yet. */
+  chartStale: false,
+  /** The viewer's time zone (IANA name), from /api/meta or the chart: the time inputs are in it. */
+  zone: 'UTC',
 };
 
 const byId = (id) => document.getElementById(id);
@@ -119,6 +129,9 @@ function cell(tr, className, text) {
 function rowElement(row) {
   const tr = document.createElement('tr');
   tr.dataset.id = String(row.log_id);
+  tr.dataset.level = row.level;
+  // The whole row carries its level: WARNING and above stand out in a page of INFO rows.
+  tr.classList.add(`row-${/^[A-Z]+$/.test(row.level) ? row.level : 'OTHER'}`);
   if (!row.open_clone_log) tr.classList.add('third-party');
   cell(tr, 'id', String(row.log_id));
   cell(tr, 'time', row.timestamp.replace('T', ' '));
@@ -188,6 +201,7 @@ async function reload() {
   byId('status').textContent = 'Loading…';
   params.set('order', state.order);
   if (state.at !== null) params.set('at', String(state.at));
+  void guarded(refreshChart);
   const page = await api(`/api/rows?${params}`);
   if (generation !== state.generation) return;
   state.next = page.next ?? null;
@@ -243,6 +257,11 @@ function belongsInList(id) {
 
 async function poll() {
   if (!byId('live').checked || !state.follow || state.polling) return;
+  // New rows redraw the chart, at most every CHART_REFRESH_MS: deferred, never dropped.
+  if (state.chartStale && Date.now() - state.chartAt >= CHART_REFRESH_MS) {
+    state.chartStale = false;
+    void guarded(refreshChart);
+  }
   const params = filterParams();
   if (!params) return;
   const generation = state.generation;
@@ -252,6 +271,7 @@ async function poll() {
     const result = await api(`/api/follow?${params}`);
     if (generation !== state.generation) return;
     state.follow = result.cursor;
+    if (result.rows.length > 0) state.chartStale = true;
     addRows(
       result.rows.filter((row) => belongsInList(row.log_id)),
       true,
@@ -259,6 +279,43 @@ async function poll() {
   } finally {
     state.polling = false;
   }
+}
+
+// ---- volume chart ----
+
+/** Asks for the chart of the current filters and draws it (answers to older filters are dropped). */
+async function refreshChart() {
+  const params = filterParams();
+  const section = byId('volume');
+  const generation = state.generation;
+  state.chartAt = Date.now();
+  if (!params) return;
+  const bars = Math.floor(section.clientWidth / BAR_PX);
+  params.set('buckets', String(Math.min(200, Math.max(10, bars))));
+  const histogram = await api(`/api/histogram?${params}`);
+  if (generation !== state.generation) return;
+  state.zone = histogram.zone;
+  window.VolumeChart.render(section, histogram, { onRange: chooseRange, onJump: jumpToBucket });
+  byId('volume-note').textContent = histogram.truncated
+    ? 'only the newest rows are counted: drag or choose a time range for older ones'
+    : '';
+  section.dataset.drawn = String(generation);
+}
+
+/** A drag across the chart: that time range, in the time inputs (milliseconds kept). */
+function chooseRange(from, to) {
+  byId('minutes').value = '';
+  byId('from').value = window.VolumeChart.wallTime(from, state.zone, true);
+  byId('to').value = window.VolumeChart.wallTime(to - 1, state.zone, true);
+  state.at = null;
+  void guarded(reload);
+}
+
+/** A click on a bar: the rows from that bucket on, in the current order, as "go to log id" does. */
+function jumpToBucket(bucket) {
+  state.at = state.order === 'desc' ? bucket.last : bucket.first;
+  byId('live').checked = false;
+  void guarded(reload);
 }
 
 // ---- details ----
@@ -301,6 +358,7 @@ async function showDetails(id) {
 async function loadApplications() {
   const meta = await api('/api/meta');
   document.title = `${meta.table} · log viewer`;
+  state.zone = meta.zone;
   state.remoteImages = meta.remoteImages === true;
   updateImagesNote();
   const names = [...new Set(meta.machines.map((pair) => pair.application))];
@@ -401,6 +459,10 @@ function wire() {
   byId('runs').addEventListener('change', () => guarded(() => jumpToRun(byId('runs').value)));
   new IntersectionObserver(() => guarded(loadWhileVisible), { rootMargin: '200px' }).observe(byId('status'));
   setInterval(() => guarded(poll), POLL_INTERVAL_MS);
+  window.addEventListener(
+    'resize',
+    debounce(() => guarded(refreshChart)),
+  );
 }
 
 wire();

@@ -10,18 +10,27 @@
  *   GET /api/follow?filters&cursor=TOKEN   rows committed since: { rows, cursor }
  *   GET /api/rows/ID              one row with its record (the details view)
  *   GET /api/runs?application&machine&limit   the last runs (no counts), for jumping to one
+ *   GET /api/runs/summary?application&machine&limit   the last runs with times, rows per level and
+ *                                 how they ended (the runs page)
+ *   GET /api/histogram?filters&buckets=N   rows per time bucket and level (the volume chart)
  */
 import type pg from 'pg';
 import { OptionError } from '../errors.js';
+import { wholeNumber } from '../options.js';
 import { decodeCursor, encodeCursor } from '../read/follow.js';
 import { parseFilters, parseLimit, parseLogId, parseOrder, type Filters, type RawFilters } from '../read/options.js';
 import type { PageRequest } from '../read/query.js';
 import { pollNewRows, readFirstPage, readPage, readRow, type ReadContext } from '../read/reader.js';
-import { listMachines, listRunIdentities } from '../read/runs.js';
+import { readHistogram } from '../read/histogram.js';
+import { listMachines, listRunIdentities, listRuns } from '../read/runs.js';
+import { zoneName } from '../read/time.js';
 
 const PAGE_ROWS = 250;
 const DEFAULT_RUNS_PER_MACHINE = 20;
 const MAX_RUNS_PER_MACHINE = 200;
+const DEFAULT_BUCKETS = 60;
+/** More bars than a screen has room for would only cost time. */
+const MAX_BUCKETS = 400;
 
 export class NotFound extends Error {
   override name = 'NotFound';
@@ -65,6 +74,7 @@ const meta: Handler = async (client, context) => ({
   table: `${context.shape.name.schema}.${context.shape.name.table}`,
   shape: context.shape.hasRecord ? 'logweaver-pino' : 'openclone',
   timezone: context.timezone,
+  zone: zoneName(context.timezone),
   pageRows: PAGE_ROWS,
   remoteImages: context.remoteImages,
   machines: await listMachines(client, context.shape),
@@ -95,12 +105,32 @@ const follow: Handler = async (client, context, query) => {
 
 const runs: Handler = async (client, context, query) => {
   const { applications, machines } = filtersOf(context, query);
-  const limit = parseLimit(query.get('limit') ?? undefined, 'api', {
+  const perMachine = runsLimit(query);
+  return { runs: await listRunIdentities(client, context.shape, { applications, machines, perMachine }) };
+};
+
+function runsLimit(query: URLSearchParams): number {
+  return parseLimit(query.get('limit') ?? undefined, 'api', {
     fallback: DEFAULT_RUNS_PER_MACHINE,
     min: 1,
     max: MAX_RUNS_PER_MACHINE,
   });
-  return { runs: await listRunIdentities(client, context.shape, { applications, machines, perMachine: limit }) };
+}
+
+const runSummaries: Handler = async (client, context, query) => {
+  const { applications, machines } = filtersOf(context, query);
+  return { runs: await listRuns(client, context, { applications, machines, perMachine: runsLimit(query) }) };
+};
+
+const histogram: Handler = async (client, context, query) => {
+  const filters = filtersOf(context, query);
+  const buckets = wholeNumber(
+    { value: query.get('buckets') ?? undefined, source: 'buckets' },
+    DEFAULT_BUCKETS,
+    1,
+    MAX_BUCKETS,
+  );
+  return { ...(await readHistogram(client, context, filters, buckets)), zone: zoneName(context.timezone) };
 };
 
 function rowById(logId: number): Handler {
@@ -118,6 +148,8 @@ export function apiHandler(pathname: string): Handler | undefined {
     '/api/rows': rows,
     '/api/follow': follow,
     '/api/runs': runs,
+    '/api/runs/summary': runSummaries,
+    '/api/histogram': histogram,
   };
   if (fixed[pathname]) return fixed[pathname];
   const match = /^\/api\/rows\/(\d{1,15})$/.exec(pathname);

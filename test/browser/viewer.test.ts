@@ -7,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertRows, OPENCLONE_TABLE } from '../support/seed.js';
 import { startViewerProcess, type RunningViewer } from '../support/viewer.js';
 import { launchChromium, type Browser } from './support/chromium.js';
+import { closeAll, shownIds as rowIds } from './support/rows.js';
 import { imageEvents, PIXEL_DATA_URI, recordImageEvents, startBeacon, type Beacon } from './support/images.js';
 
 interface ModelRow {
@@ -87,11 +88,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   await recordImageEvents(browser.context);
 });
-afterAll(async () => {
-  await browser?.close();
-  viewer?.cli.kill();
-  await db?.drop();
-});
+afterAll(() => closeAll({ browser, viewer, db }));
 
 beforeEach(async () => {
   page = await browser.context.newPage();
@@ -101,14 +98,7 @@ afterEach(async () => {
   await page.close();
 });
 
-/** The log ids of the rows on the page, top to bottom. */
-function shownIds(): Promise<number[]> {
-  // Runs in the page; the tests are compiled without the DOM's types.
-  type Row = { getAttribute(name: string): string | null };
-  return page
-    .locator('#rows tbody tr')
-    .evaluateAll((rows) => rows.map((row) => Number((row as unknown as Row).getAttribute('data-id'))));
-}
+const shownIds = () => rowIds(page);
 
 async function expectShown(ids: number[]): Promise<void> {
   await expect.poll(shownIds, { timeout: 10_000 }).toEqual(ids);

@@ -1,0 +1,205 @@
+// Issue 13, "look rather than read": the volume chart, level colours, state in the address, the runs
+// page and reading comfort, in headless Chromium against the real `view` process. Screenshots of the
+// default view, the chart after a drag and the runs page are kept under test-output/screenshots/, and
+// their pixels are checked for the colours of ERROR rows and bars.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { schemaSql } from '../../src/write/schema.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { insertRows } from '../support/seed.js';
+import { startViewerProcess, type RunningViewer } from '../support/viewer.js';
+import { launchChromium, type Browser } from './support/chromium.js';
+import { closeAll, shownIds as rowIds } from './support/rows.js';
+import { countColour, decodePng, type Rgb } from './support/png.js';
+
+const SCREENSHOTS = new URL('../../test-output/screenshots/', import.meta.url);
+
+/** Light-mode colours of viewer.css. */
+const ERROR_BAR: Rgb = [208, 28, 28];
+const ERROR_ROW: Rgb = [255, 227, 227];
+const INFO_BAR: Rgb = [138, 166, 138];
+
+const STACK_TRACE =
+  'render crashed\nTraceback (most recent call last):\n  File "render.py", line 12\nRuntimeError: out of memory';
+
+// 1,200 rows 1.5 s apart from 09:00:01.5 to 09:30:00: an error burst at rows 700-760 (09:17:30 to
+// 09:19:00) with one CRITICAL (row 730, a stack trace), an ERROR every 97 rows and at row 1198,
+// a WARNING every 50. render runs on gpu-1, u2net (every fourth row) on gpu-2; run 2 from row 401.
+const LEVEL_SQL = `CASE WHEN i = 730 THEN 'CRITICAL'
+  WHEN (i BETWEEN 700 AND 760 AND i % 2 = 0) OR i % 97 = 0 OR i = 1198 THEN 'ERROR'
+  WHEN i % 50 = 0 THEN 'WARNING' WHEN i % 3 = 0 THEN 'DEBUG' ELSE 'INFO' END`;
+const SEED_SQL = `
+  INSERT INTO log (run_number, application_name, open_clone_log, "timestamp", message, tags, level, machine_name, ip_address, record)
+  SELECT CASE WHEN i <= 400 THEN 1 ELSE 2 END, CASE WHEN i % 4 = 0 THEN 'u2net' ELSE 'render' END, true,
+         timestamptz '2026-11-28 09:00:00+00' + i * interval '1.5 seconds',
+         CASE WHEN i = 730 THEN $trace$${STACK_TRACE}$trace$ ELSE 'message number ' || i END, '', ${LEVEL_SQL},
+         CASE WHEN i % 4 = 0 THEN 'gpu-2' ELSE 'gpu-1' END, '10.0.0.5',
+         json_build_object('seq', i, 'user', 'u' || (i % 7))
+    FROM generate_series(1, 1200) AS i`;
+// render's run 1 ended cleanly, its run 2 crashed; u2net's run 1 ended cleanly, its run 2 has no end.
+const RUNS_SQL = `
+  INSERT INTO log_runs (application_name, machine_name, run_number, run_key, started_at, ended_at, ended_cleanly) VALUES
+    ('render', 'gpu-1', 1, 'k1', '2026-11-28 09:00:00+00', '2026-11-28 09:10:01+00', true),
+    ('render', 'gpu-1', 2, 'k2', '2026-11-28 09:10:01+00', '2026-11-28 09:30:05+00', false),
+    ('u2net', 'gpu-2', 1, 'k3', '2026-11-28 09:00:00+00', '2026-11-28 09:10:01+00', true),
+    ('u2net', 'gpu-2', 2, 'k4', '2026-11-28 09:10:01+00', NULL, NULL)`;
+
+let db: TestDatabase;
+let viewer: RunningViewer;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  db = await createTestDatabase('look');
+  await db.query(schemaSql({ schema: 'public', table: 'log' }));
+  await db.query(SEED_SQL);
+  await db.query(RUNS_SQL);
+  viewer = await startViewerProcess(db.url);
+  browser = await launchChromium();
+});
+afterAll(() => closeAll({ browser, viewer, db }));
+
+beforeEach(async () => {
+  page = await browser.context.newPage();
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+afterEach(async () => {
+  await page.close();
+});
+
+const shownIds = () => rowIds(page);
+
+/** The page is loaded, its rows shown and its chart drawn for the current filters. */
+async function settled(): Promise<void> {
+  await expect.poll(async () => (await shownIds()).length, { timeout: 10_000 }).toBeGreaterThan(0);
+  await expect.poll(() => page.locator('#volume').getAttribute('data-drawn'), { timeout: 10_000 }).not.toBeNull();
+}
+
+async function open(path = ''): Promise<void> {
+  await page.goto(new URL(path, viewer.url).toString());
+  await settled();
+}
+
+/** The totals above the chart, e.g. { ERROR: '43', ... }. */
+async function totals(): Promise<Record<string, string>> {
+  const items = await page.locator('#volume .totals .total').allTextContents();
+  return Object.fromEntries(items.map((text) => text.split(' ') as [string, string]));
+}
+
+async function screenshot(name: string): Promise<Buffer> {
+  const png = await page.screenshot({ fullPage: false });
+  writeFileSync(new URL(name, SCREENSHOTS), png);
+  return png;
+}
+
+/** The chart's box on the page. */
+async function chartBox(): Promise<{ x: number; y: number; width: number; height: number }> {
+  const box = await page.locator('#volume svg').boundingBox();
+  if (!box) throw new Error('no chart on the page');
+  return box;
+}
+
+const backgroundOf = (selector: string) =>
+  page
+    .locator(selector)
+    .first()
+    .evaluate((element) => {
+      type Window = { getComputedStyle(element: unknown): { backgroundColor: string } };
+      return (globalThis as unknown as Window).getComputedStyle(element).backgroundColor;
+    });
+
+describe('the volume chart', () => {
+  it('shows rows per time bucket stacked by level, with the totals of each level', async () => {
+    await open();
+    const shown = await totals();
+    expect(Object.keys(shown)).toEqual(['CRITICAL', 'ERROR', 'WARNING', 'INFO', 'DEBUG']);
+    expect(shown).toMatchObject({ CRITICAL: '1', ERROR: '43', WARNING: '22' });
+    // 09:00:01.5 to 09:30:00 in 15-second buckets: 121 bars.
+    expect(await page.locator('#volume').getAttribute('data-bucket-ms')).toBe('15000');
+    expect(await page.locator('#volume svg g.bar').count()).toBe(121);
+    expect(await page.locator('#volume svg .segment[data-level="ERROR"]').count()).toBeGreaterThan(5);
+    const fill = await page
+      .locator('#volume svg .segment[data-level="ERROR"]')
+      .first()
+      .evaluate((element) => {
+        type Window = { getComputedStyle(element: unknown): { fill: string } };
+        return (globalThis as unknown as Window).getComputedStyle(element).fill;
+      });
+    expect(fill).toBe(`rgb(${ERROR_BAR.join(', ')})`);
+  });
+
+  it('keeps a PNG of the default view, in which ERROR rows and bars are coloured', async () => {
+    await open();
+    const image = decodePng(await screenshot('default-view.png'));
+    expect(countColour(image, ERROR_BAR, 12)).toBeGreaterThan(100); // the error burst's bars
+    expect(countColour(image, ERROR_ROW, 4)).toBeGreaterThan(5_000); // row 1198, tinted across the page
+    expect(countColour(image, INFO_BAR, 12)).toBeGreaterThan(1_000);
+  });
+
+  it('follows every filter', async () => {
+    await open();
+    await page.selectOption('#level', 'ERROR');
+    await expect.poll(totals).toEqual({ CRITICAL: '1', ERROR: '43' });
+    await page.uncheck('#applications input[value="render"]');
+    await expect.poll(totals).toEqual({ ERROR: '19' });
+  });
+
+  it('sets the time range by a drag across it, and keeps a PNG of the chart after the drag', async () => {
+    await open();
+    const box = await chartBox();
+    // From the 70th to the 80th bar (09:17:30 to 09:20:00): the error burst.
+    const x = (bar: number) => box.x + (bar / 121) * box.width;
+    await page.mouse.move(x(70) + 2, box.y + 40);
+    await page.mouse.down();
+    await page.mouse.move(x(75), box.y + 40, { steps: 4 });
+    await page.mouse.move(x(80) - 2, box.y + 40, { steps: 4 });
+    await page.mouse.up();
+    await expect.poll(() => page.inputValue('#from')).toBe('2026-11-28T09:17:30');
+    expect(await page.inputValue('#to')).toBe('2026-11-28T09:19:59.999');
+    // Rows 700 (09:17:30) to 799 (09:19:58.5), newest first.
+    await expect.poll(shownIds).toEqual(Array.from({ length: 100 }, (_, index) => 799 - index));
+    await expect.poll(() => page.locator('#volume').getAttribute('data-bucket-ms')).toBe('2000');
+    const image = decodePng(await screenshot('chart-after-drag.png'));
+    expect(countColour(image, ERROR_BAR, 12)).toBeGreaterThan(1_000);
+    expect(countColour(image, ERROR_ROW, 4)).toBeGreaterThan(5_000);
+  });
+
+  it('jumps to the rows of a bar that is clicked', async () => {
+    await open();
+    const box = await chartBox();
+    // Bar 70: 09:17:30 to 09:17:45, rows 700 to 709.
+    await page.mouse.click(box.x + (70.5 / 121) * box.width, box.y + 80);
+    await expect.poll(async () => (await shownIds())[0]).toBe(709);
+    expect(await page.locator('#rows tbody tr.target').getAttribute('data-id')).toBe('709');
+  });
+
+  // Last of the chart's tests: it adds a row.
+  it('is updated by live tail', async () => {
+    await open();
+    await page.check('#live');
+    await insertRows(db.url, [{ message: 'late failure', level: 'ERROR', time: '2026-11-28T09:30:01Z', run: 2 }]);
+    await expect.poll(async () => (await totals()).ERROR, { timeout: 10_000 }).toBe('44');
+    await db.query(`DELETE FROM log WHERE message = 'late failure'`);
+  });
+});
+
+describe('levels', () => {
+  it('colour every row by its level: WARNING and above stand out from INFO', async () => {
+    await open();
+    expect(await backgroundOf('#rows tr[data-id="1198"]')).toBe(`rgb(${ERROR_ROW.join(', ')})`);
+    expect(await backgroundOf('#rows tr[data-id="1199"]')).toBe('rgba(0, 0, 0, 0)');
+    expect(await backgroundOf('#rows tr[data-id="1150"]')).toBe('rgb(255, 246, 224)');
+    expect(await page.locator('#rows tr[data-id="1198"] td.level').getAttribute('class')).toContain('level-ERROR');
+  });
+
+  it('make a CRITICAL row impossible to miss among INFO rows', async () => {
+    await open();
+    await page.fill('#goto', '740');
+    await page.click('#goto-button');
+    await expect.poll(async () => (await shownIds())[0]).toBe(740);
+    expect(await backgroundOf('#rows tr[data-id="730"]')).toBe('rgb(255, 201, 201)');
+    expect(await backgroundOf('#rows tr[data-id="730"] td.level')).toBe('rgb(204, 0, 0)');
+  });
+});
