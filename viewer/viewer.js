@@ -26,6 +26,10 @@ const state = {
   polling: false,
   /** The log id gone to, while that view lasts. */
   at: null,
+  /** The selected row's log id (j/k, a click), kept in the address. */
+  selected: null,
+  /** Applications named by the address, until the list of applications has loaded (null: all). */
+  wantedApplications: null,
   /** Whether `view --remote-images` lets logged images from other servers load (from /api/meta). */
   remoteImages: false,
   /** When the volume chart was last asked for (live tail redraws it at most every CHART_REFRESH_MS). */
@@ -83,6 +87,10 @@ function filterParams() {
   }
   if (!byId('third-party').checked) params.set('thirdParty', 'false');
   const boxes = applicationBoxes();
+  if (boxes.length === 0) {
+    for (const name of state.wantedApplications ?? []) params.append('application', name);
+    return params;
+  }
   const checked = boxes.filter((box) => box.checked).map((box) => box.value);
   if (boxes.length > 0 && checked.length === 0) return null;
   if (checked.length < boxes.length) for (const name of checked) params.append('application', name);
@@ -141,7 +149,10 @@ function rowElement(row) {
   cell(tr, 'run', String(row.run_number));
   cell(tr, 'tags', row.tags);
   setMessage(cell(tr, 'message', ''), row.message);
-  tr.addEventListener('click', () => guarded(() => showDetails(row.log_id)));
+  tr.addEventListener('click', () => {
+    markSelected(row.log_id);
+    void guarded(() => showDetails(row.log_id));
+  });
   return tr;
 }
 
@@ -190,8 +201,10 @@ function clearRows() {
 
 // ---- loading ----
 
-async function reload() {
+/** Shows the rows of the current filters; `history`: how the address records it (push, replace, none). */
+async function reload(history = 'push') {
   const generation = ++state.generation;
+  if (history !== 'none') recordAddress(history);
   clearRows();
   const params = filterParams();
   if (!params) {
@@ -208,6 +221,7 @@ async function reload() {
   state.follow = page.follow;
   addRows(page.rows, false);
   if (state.at !== null) markTarget(state.at);
+  if (state.selected !== null) markSelected(state.selected, false);
   await loadWhileVisible();
 }
 
@@ -367,7 +381,7 @@ async function loadApplications() {
       const label = document.createElement('label');
       const box = document.createElement('input');
       box.type = 'checkbox';
-      box.checked = true;
+      box.checked = !state.wantedApplications || state.wantedApplications.includes(name);
       box.value = name;
       box.addEventListener('change', () => guarded(reload));
       label.append(box, ` ${name}`);
@@ -402,6 +416,61 @@ async function jumpToRun(value) {
   await reload();
 }
 
+// ---- the address ----
+
+/** The view as the address records it (viewer/address.js). */
+function currentView() {
+  const boxes = applicationBoxes();
+  const checked = boxes.filter((box) => box.checked).map((box) => box.value);
+  const applications = boxes.length === 0 ? state.wantedApplications : checked.length < boxes.length ? checked : null;
+  return {
+    inputs: Object.fromEntries(window.ViewerAddress.INPUTS.map(([id]) => [id, byId(id).value.trim()])),
+    thirdParty: byId('third-party').checked,
+    applications,
+    order: state.order,
+    at: state.at,
+    row: state.selected,
+  };
+}
+
+function recordAddress(how) {
+  const search = window.ViewerAddress.encode(currentView());
+  if (search === location.search.slice(1)) return;
+  const url = search ? `?${search}` : location.pathname;
+  if (how === 'push') history.pushState(null, '', url);
+  else history.replaceState(null, '', url);
+}
+
+function setOrder(order) {
+  state.order = order;
+  byId('order').textContent = order === 'desc' ? 'Newest first' : 'Oldest first';
+}
+
+/** Puts the address's view into the controls (at start, and on back and forward). */
+function applyAddress() {
+  const view = window.ViewerAddress.decode(location.search);
+  for (const [id, value] of Object.entries(view.inputs)) byId(id).value = value;
+  byId('third-party').checked = view.thirdParty;
+  state.wantedApplications = view.applications;
+  for (const box of applicationBoxes()) box.checked = !view.applications || view.applications.includes(box.value);
+  setOrder(view.order);
+  // A selected row named without a place to start from: start at it, so that it is on the page.
+  state.at = view.at ?? view.row;
+  state.selected = view.row;
+}
+
+/** Marks the selected row; `record`: and keeps it in the address (a click, j/k). */
+function markSelected(id, record = true) {
+  for (const row of tbody().querySelectorAll('tr.selected')) row.classList.remove('selected');
+  state.selected = id;
+  const entry = state.shown.get(id);
+  if (entry) {
+    entry.element.classList.add('selected');
+    entry.element.scrollIntoView({ block: 'nearest' });
+  }
+  if (record) recordAddress('replace');
+}
+
 // ---- wiring ----
 
 function debounce(action) {
@@ -429,8 +498,7 @@ function wire() {
   }
   byId('filters').addEventListener('submit', (event) => event.preventDefault());
   byId('order').addEventListener('click', () => {
-    state.order = state.order === 'desc' ? 'asc' : 'desc';
-    byId('order').textContent = state.order === 'desc' ? 'Newest first' : 'Oldest first';
+    setOrder(state.order === 'desc' ? 'asc' : 'desc');
     state.at = null;
     refresh();
   });
@@ -466,6 +534,11 @@ function wire() {
 }
 
 wire();
+applyAddress();
+window.addEventListener('popstate', () => {
+  applyAddress();
+  void guarded(() => reload('none'));
+});
 // The first page does not wait for the list of applications (all are shown until one is hidden).
 void guarded(loadApplications);
-void guarded(reload);
+void guarded(() => reload('replace'));

@@ -40,6 +40,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/viewer.js': { file: 'viewer.js', type: 'text/javascript; charset=utf-8' },
   '/chart.js': { file: 'chart.js', type: 'text/javascript; charset=utf-8' },
+  '/address.js': { file: 'address.js', type: 'text/javascript; charset=utf-8' },
   '/viewer.css': { file: 'viewer.css', type: 'text/css; charset=utf-8' },
 };
 

@@ -203,3 +203,52 @@ describe('levels', () => {
     expect(await backgroundOf('#rows tr[data-id="730"] td.level')).toBe('rgb(204, 0, 0)');
   });
 });
+
+describe('the address', () => {
+  const query = () => new URL(page.url()).search;
+
+  it('opens the view it names: filters, applications, order', async () => {
+    await open('/?level=ERROR&application=u2net&order=asc');
+    expect(await page.inputValue('#level')).toBe('ERROR');
+    await expect.poll(() => page.isChecked('#applications input[value="render"]')).toBe(false);
+    expect(await page.isChecked('#applications input[value="u2net"]')).toBe(true);
+    expect(await page.locator('#order').textContent()).toBe('Oldest first');
+    const ids = await shownIds();
+    expect(ids[0]).toBe(388);
+    expect(ids).toHaveLength(19);
+    await expect.poll(totals).toEqual({ ERROR: '19' });
+  });
+
+  it('follows every change, and back and forward step through the views', async () => {
+    await open();
+    expect(query()).toBe('');
+    await page.selectOption('#level', 'WARNING');
+    await expect.poll(query).toBe('?level=WARNING');
+    await page.fill('#machine', 'gpu-2');
+    await expect.poll(query).toBe('?level=WARNING&machine=gpu-2');
+    await expect.poll(async () => (await shownIds()).length).toBe(30); // u2net's 19 ERROR and 11 WARNING rows
+    await page.goBack();
+    await expect.poll(() => page.inputValue('#machine')).toBe('');
+    expect(await page.inputValue('#level')).toBe('WARNING');
+    await expect.poll(async () => (await shownIds()).length).toBe(66);
+    await page.goBack();
+    await expect.poll(() => page.inputValue('#level')).toBe('');
+    await page.goForward();
+    await expect.poll(() => page.inputValue('#level')).toBe('WARNING');
+    await expect.poll(async () => (await shownIds()).length).toBe(66);
+  });
+
+  it('keeps the time range chosen on the chart and the selected row: a pasted link shows them', async () => {
+    await open('/?since=2026-11-28T09:17:30&until=2026-11-28T09:19:59.999');
+    await expect.poll(async () => (await shownIds())[0]).toBe(799);
+    await page.click('#rows tbody tr[data-id="730"] td.id');
+    await page.keyboard.press('Escape');
+    await expect.poll(query).toBe('?since=2026-11-28T09%3A17%3A30&until=2026-11-28T09%3A19%3A59.999&row=730');
+    const link = page.url();
+    await page.goto('about:blank');
+    await page.goto(link);
+    await expect.poll(() => page.locator('#rows tbody tr.selected').getAttribute('data-id')).toBe('730');
+    expect(await page.inputValue('#from')).toBe('2026-11-28T09:17:30');
+    await expect.poll(() => page.locator('#volume').getAttribute('data-bucket-ms')).toBe('2000');
+  });
+});
