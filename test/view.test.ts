@@ -114,6 +114,25 @@ describe('the viewer API', () => {
     expect(((await get('/api/histogram?level=ERROR')).body as unknown as Histogram).buckets).toEqual([]);
   });
 
+  it('lists runs with their times, rows per level and how they ended, for the runs page', async () => {
+    expect((await get('/api/runs/summary')).body).toEqual({
+      runs: [
+        {
+          application_name: 'render',
+          machine_name: 'gpu-1',
+          run_number: 1,
+          first_timestamp: '2026-11-28T09:00:01.000Z',
+          last_timestamp: '2026-11-28T09:10:00.000Z',
+          rows: 600,
+          levels: { INFO: 600 },
+          ended_cleanly: null,
+          ended_at: null,
+          end_recorded: null,
+        },
+      ],
+    });
+  });
+
   it('follows: a row inserted after the first page comes from /api/follow with its cursor', async () => {
     const { body } = await get('/api/rows?grep=follow');
     expect(body.rows).toEqual([]);
@@ -148,6 +167,7 @@ describe('the viewer API', () => {
     ['/api/follow?until=-100000-01-01', 'until must be a time between the years 1 and 9999, got "-100000-01-01"'],
     ['/api/rows?since=1h&since=2h', 'since may be given once, got an array'],
     ['/api/runs?application=a%00b', 'application must not contain a NUL character, got "a\\u0000b"'],
+    ['/api/runs/summary?limit=0', 'limit must be a whole number from 1 to 200, got "0"'],
     ['/api/histogram?buckets=0', 'buckets must be a whole number from 1 to 400, got "0"'],
     [
       '/api/histogram?level=loud',

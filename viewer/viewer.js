@@ -43,23 +43,7 @@ const state = {
 const byId = (id) => document.getElementById(id);
 const tbody = () => byId('rows').tBodies[0];
 
-async function api(path) {
-  const response = await fetch(path, { headers: { accept: 'application/json' } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
-  return body;
-}
-
-/** Runs a step, showing its failure in the error line instead of losing it. */
-async function guarded(step) {
-  try {
-    await step();
-    byId('error').hidden = true;
-  } catch (error) {
-    byId('error').textContent = error.message;
-    byId('error').hidden = false;
-  }
-}
+const { api, guarded } = window.ViewerCommon;
 
 // ---- filters ----
 

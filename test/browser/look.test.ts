@@ -252,3 +252,63 @@ describe('the address', () => {
     await expect.poll(() => page.locator('#volume').getAttribute('data-bucket-ms')).toBe('2000');
   });
 });
+
+describe('the runs page', () => {
+  const cells = (run: string, selector: string) =>
+    page.locator(`#runs-table tr[data-run="${run}"] ${selector}`).first().textContent();
+  const listed = () =>
+    page
+      .locator('#runs-table tbody tr')
+      .evaluateAll((rows) => rows.map((row) => (row as unknown as { dataset: { run: string } }).dataset.run));
+
+  async function openRuns(): Promise<void> {
+    await page.goto(new URL('/runs', viewer.url).toString());
+    await expect.poll(async () => (await listed()).length).toBe(4);
+  }
+
+  it('lists every run, crashed and unended first, with start, end, duration, rows per level and how it ended', async () => {
+    await openRuns();
+    expect(await listed()).toEqual(['render gpu-1 2', 'u2net gpu-2 2', 'u2net gpu-2 1', 'render gpu-1 1']);
+    expect(await page.locator('#problem-summary').textContent()).toBe(
+      '1 crashed run · 1 run with no end recorded (running, or killed): listed first.',
+    );
+    const crashed = 'render gpu-1 2';
+    expect(await cells(crashed, 'td.ending')).toBe('crashed');
+    expect(await cells(crashed, 'td.start')).toBe('2026-11-28 09:10:01');
+    expect(await cells(crashed, 'td.end')).toBe('2026-11-28 09:30:05'); // from the runs table
+    expect(await cells(crashed, 'td.duration')).toBe('20 min 04 s');
+    expect(await cells(crashed, 'td.count')).toBe('600');
+    expect(await cells(crashed, 'td[data-level="CRITICAL"]')).toBe('1');
+    expect(await cells(crashed, 'td[data-level="ERROR"]')).toBe('21');
+    expect(await cells('u2net gpu-2 2', 'td.ending')).toBe('no end');
+    expect(await cells('render gpu-1 1', 'td.ending')).toBe('clean');
+    expect(await backgroundOf(`#runs-table tr[data-run="${crashed}"]`)).toBe(`rgb(${ERROR_ROW.join(', ')})`);
+  });
+
+  it('shows only the runs that did not end cleanly when asked', async () => {
+    await openRuns();
+    await page.check('#problems');
+    await expect.poll(listed).toEqual(['render gpu-1 2', 'u2net gpu-2 2']);
+  });
+
+  it("links to a run's rows and to its errors in the viewer", async () => {
+    await openRuns();
+    await page.click('#runs-table tr[data-run="render gpu-1 2"] td[data-level="ERROR"] a');
+    await expect.poll(() => new URL(page.url()).search).toBe('?application=render&machine=gpu-1&run=2&level=ERROR');
+    await settled();
+    const ids = await shownIds();
+    expect(ids).toHaveLength(22); // 21 ERROR and the CRITICAL row
+    expect(ids[0]).toBe(1198);
+    await page.goBack();
+    await page.click('#runs-table tr[data-run="u2net gpu-2 1"] td.run a');
+    await expect.poll(async () => (await shownIds())[0], { timeout: 10_000 }).toBe(400);
+    expect(await page.isChecked('#applications input[value="render"]')).toBe(false);
+  });
+
+  it('keeps a PNG of the runs page, in which the crashed run and its errors are coloured', async () => {
+    await openRuns();
+    const image = decodePng(await screenshot('runs-page.png'));
+    expect(countColour(image, ERROR_ROW, 4)).toBeGreaterThan(5_000);
+    expect(countColour(image, ERROR_BAR, 40)).toBeGreaterThan(30); // the red "crashed" and error counts
+  });
+});
