@@ -6,6 +6,8 @@
 
 const POLL_INTERVAL_MS = 1000;
 const TYPING_PAUSE_MS = 300;
+/** "3 min ago" is brought up to date this often. */
+const RELATIVE_TIME_REFRESH_MS = 15_000;
 /** Live tail redraws the volume chart at most this often. */
 const CHART_REFRESH_MS = 2000;
 /** About one bar per this many pixels of chart. */
@@ -93,9 +95,10 @@ LOGGED_HTML_SHEET.replaceSync('img { max-width: 320px; max-height: 240px; }');
  * and the page's Content-Security-Policy leaves it no styles (no 'unsafe-inline') and no scripts.
  * The host element is contained (viewer.css): nothing in it paints outside its cell.
  */
-function setMessage(element, message) {
+function setMessage(element, message, fold = false) {
   if (!byId('render-html').checked) {
-    element.textContent = message;
+    if (fold) window.ViewerReading.foldedMessage(element, message);
+    else element.textContent = message;
     return;
   }
   const host = document.createElement('div');
@@ -126,13 +129,13 @@ function rowElement(row) {
   tr.classList.add(`row-${/^[A-Z]+$/.test(row.level) ? row.level : 'OTHER'}`);
   if (!row.open_clone_log) tr.classList.add('third-party');
   cell(tr, 'id', String(row.log_id));
-  cell(tr, 'time', row.timestamp.replace('T', ' '));
+  window.ViewerReading.timeCell(cell(tr, 'time', ''), row.timestamp);
   cell(tr, `level level-${row.level}`, row.level);
   cell(tr, 'application', row.application_name);
   cell(tr, 'machine', row.machine_name);
   cell(tr, 'run', String(row.run_number));
   cell(tr, 'tags', row.tags);
-  setMessage(cell(tr, 'message', ''), row.message);
+  setMessage(cell(tr, 'message', ''), row.message, true);
   tr.addEventListener('click', () => {
     markSelected(row.log_id);
     void guarded(() => showDetails(row.log_id));
@@ -344,9 +347,12 @@ async function showDetails(id) {
     }),
   );
   setMessage(byId('details-message'), row.message);
+  // OpenClone's table has no record: nothing to show, not an empty table.
   const hasRecord = 'record' in row;
+  const fields = hasRecord ? window.ViewerReading.recordTable(byId('details-record-table'), row.record) : 0;
   byId('details-record-title').hidden = !hasRecord;
-  byId('details-record').hidden = !hasRecord;
+  byId('details-record-table').hidden = fields === 0;
+  byId('details-raw').hidden = !hasRecord;
   byId('details-record').textContent = hasRecord ? JSON.stringify(row.record, null, 2) : '';
   byId('details').showModal();
 }
@@ -455,6 +461,27 @@ function markSelected(id, record = true) {
   if (record) recordAddress('replace');
 }
 
+// ---- keyboard ----
+
+/** j / k: the next or previous row becomes the selected one. */
+function moveSelection(step) {
+  const rows = [...tbody().rows];
+  const index = rows.findIndex((row) => Number(row.dataset.id) === state.selected);
+  const next = rows[index === -1 ? 0 : Math.min(rows.length - 1, Math.max(0, index + step))];
+  if (next) markSelected(Number(next.dataset.id));
+}
+
+/** Keys act on the list only: typing in a field, or a dialog that is open, keeps its own keys. */
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey || byId('details').open) return;
+  if (['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON', 'A', 'SUMMARY'].includes(event.target.tagName)) return;
+  if (event.key === 'j' || event.key === 'k') moveSelection(event.key === 'j' ? 1 : -1);
+  else if (event.key === 'Enter' && state.selected !== null) void guarded(() => showDetails(state.selected));
+  else if (event.key === '/') byId('text').select();
+  else return;
+  event.preventDefault();
+}
+
 // ---- wiring ----
 
 function debounce(action) {
@@ -504,13 +531,16 @@ function wire() {
     updateStatus();
   });
   byId('render-html').addEventListener('change', () => {
-    for (const { row, element } of state.shown.values()) setMessage(element.querySelector('td.message'), row.message);
+    for (const { row, element } of state.shown.values())
+      setMessage(element.querySelector('td.message'), row.message, true);
     updateImagesNote();
   });
   byId('runs').addEventListener('focus', () => guarded(loadRuns));
   byId('runs').addEventListener('change', () => guarded(() => jumpToRun(byId('runs').value)));
   new IntersectionObserver(() => guarded(loadWhileVisible), { rootMargin: '200px' }).observe(byId('status'));
   setInterval(() => guarded(poll), POLL_INTERVAL_MS);
+  setInterval(() => window.ViewerReading.refreshTimes(tbody()), RELATIVE_TIME_REFRESH_MS);
+  document.addEventListener('keydown', onKey);
   window.addEventListener(
     'resize',
     debounce(() => guarded(refreshChart)),

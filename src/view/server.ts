@@ -42,6 +42,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/chart.js': { file: 'chart.js', type: 'text/javascript; charset=utf-8' },
   '/address.js': { file: 'address.js', type: 'text/javascript; charset=utf-8' },
   '/common.js': { file: 'common.js', type: 'text/javascript; charset=utf-8' },
+  '/reading.js': { file: 'reading.js', type: 'text/javascript; charset=utf-8' },
   '/runs': { file: 'runs.html', type: 'text/html; charset=utf-8' },
   '/runs.js': { file: 'runs.js', type: 'text/javascript; charset=utf-8' },
   '/viewer.css': { file: 'viewer.css', type: 'text/css; charset=utf-8' },

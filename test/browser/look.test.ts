@@ -312,3 +312,68 @@ describe('the runs page', () => {
     expect(countColour(image, ERROR_BAR, 40)).toBeGreaterThan(30); // the red "crashed" and error counts
   });
 });
+
+describe('reading comfort', () => {
+  const selectedId = () => page.locator('#rows tbody tr.selected').getAttribute('data-id');
+
+  it('shows relative times, with the exact time on hover', async () => {
+    await open();
+    const time = page.locator('#rows tr[data-id="1200"] td.time');
+    expect(await time.locator('.ago').textContent()).toMatch(/^\d+ (d|mo) ago$/);
+    expect(await time.locator('.clock').textContent()).toBe('11-28 09:30:00.000');
+    expect(await time.getAttribute('title')).toBe('2026-11-28T09:30:00.000Z');
+  });
+
+  it('folds a multi-line message to its first line, with a toggle', async () => {
+    await open('/?at=740');
+    const message = page.locator('#rows tr[data-id="730"] td.message');
+    expect(await message.locator('.text').textContent()).toBe('render crashed');
+    expect(await message.locator('button.fold').textContent()).toBe('▸ 3 more lines');
+    await message.locator('button.fold').click();
+    expect(await message.locator('.text').textContent()).toBe(STACK_TRACE);
+    expect(await page.locator('#details').isVisible()).toBe(false); // the toggle is not a click on the row
+    await message.locator('button.fold').click();
+    expect(await message.locator('.text').textContent()).toBe('render crashed');
+  });
+
+  it("shows a record's fields as a key/value table in the details", async () => {
+    await open();
+    await page.click('#rows tr[data-id="1198"] td.id');
+    await expect.poll(() => page.locator('#details').isVisible()).toBe(true);
+    const fields = await page
+      .locator('#details-record-table tr')
+      .evaluateAll((rows) => rows.map((row) => (row as unknown as { innerText: string }).innerText.split('\t')));
+    expect(fields).toEqual([
+      ['seq', '1198'],
+      ['user', 'u1'],
+    ]);
+  });
+
+  it('moves with j and k, opens the details with Enter and searches with /', async () => {
+    await open();
+    await page.keyboard.press('j');
+    await expect.poll(selectedId).toBe('1200');
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    await page.keyboard.press('k');
+    await expect.poll(selectedId).toBe('1199');
+    await expect.poll(() => new URL(page.url()).search).toBe('?row=1199');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#details-id').textContent()).toBe('#1199');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('#details').isVisible()).toBe(false);
+    await page.keyboard.press('/');
+    await page.keyboard.type('number 11');
+    expect(await page.inputValue('#text')).toBe('number 11');
+    await expect.poll(async () => (await shownIds())[0]).toBe(1199);
+  });
+
+  it('follows the system into dark mode', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await open();
+    expect(await backgroundOf('body')).toBe('rgb(22, 22, 22)');
+    expect(await backgroundOf('#rows tr[data-id="1198"]')).toBe('rgb(74, 21, 21)');
+    expect(await backgroundOf('#rows tr[data-id="1199"]')).toBe('rgba(0, 0, 0, 0)');
+    writeFileSync(new URL('default-view-dark.png', SCREENSHOTS), await page.screenshot());
+  });
+});
