@@ -188,6 +188,22 @@ describe('the viewer API', () => {
     expect((await get('/api/meta')).body).toMatchObject({ remoteImages: false });
   });
 
+  it('serves every script and stylesheet its pages name itself, under the same policy (issue 13: no CDN)', async () => {
+    for (const path of ['/', '/runs']) {
+      const response = await fetch(new URL(path, viewer.url));
+      const policy = response.headers.get('content-security-policy');
+      const html = await response.text();
+      const named = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] as string);
+      const files = named.filter((name) => /\.(js|css)$/.test(name));
+      expect(files.length).toBeGreaterThan(1);
+      for (const file of files) {
+        expect(file).toMatch(/^[\w-]+\.(js|css)$/); // relative: this server, never another
+        expect((await fetch(new URL(file, viewer.url))).status).toBe(200);
+      }
+      expect(policy).toContain("script-src 'self'");
+    }
+  });
+
   it('lets images from other servers load with --remote-images, and says so', async () => {
     const remote = await startViewerProcess(db.url, '--remote-images');
     try {

@@ -377,3 +377,28 @@ describe('reading comfort', () => {
     writeFileSync(new URL('default-view-dark.png', SCREENSHOTS), await page.screenshot());
   });
 });
+
+describe("the pages' own files", () => {
+  it('load both pages with no script error and no Content-Security-Policy violation', async () => {
+    const problems: string[] = [];
+    // A failed load is checked by its address below (Chromium asks every site for /favicon.ico).
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+        problems.push(message.text());
+      }
+    });
+    page.on('response', (response) => {
+      if (response.status() >= 400 && !response.url().endsWith('/favicon.ico')) problems.push(response.url());
+    });
+    page.on('pageerror', (error) => problems.push(error.message));
+    const external: string[] = [];
+    page.on('request', (request) => {
+      if (!request.url().startsWith(viewer.url)) external.push(request.url());
+    });
+    await open();
+    await page.goto(new URL('/runs', viewer.url).toString());
+    await expect.poll(() => page.locator('#runs-table tbody tr').count()).toBe(4);
+    expect(problems).toEqual([]);
+    expect(external).toEqual([]);
+  });
+});
