@@ -298,3 +298,35 @@ describe('logweaver-pino view', () => {
     expect(result.code).toBe(2);
   });
 });
+
+describe('the volume chart on a table of more than 1,000,000 ids', () => {
+  let wide: RunningViewer;
+
+  beforeAll(async () => {
+    await db.query(`CREATE SCHEMA wide; ${schemaSql({ schema: 'wide', table: 'log' })}`);
+    await db.query(`
+      INSERT INTO wide.log (log_id, run_number, application_name, open_clone_log, "timestamp", message, tags, level, machine_name, ip_address)
+      SELECT id, 1, 'render', true, timestamptz '2026-11-28 09:00:00+00' + (id / 500000) * interval '1 hour',
+             'row ' || id, '', 'INFO', 'gpu-1', '10.0.0.5'
+        FROM unnest(ARRAY[1, 500000, 1500000]) AS id`);
+    wide = await startViewerProcess(db.url, '--schema', 'wide');
+  });
+  afterAll(() => wide?.cli.kill());
+
+  const chart = async (query: string) =>
+    (await get(new URL(`/api/histogram?${query}`, wide.url).toString())).body as unknown as Histogram;
+
+  it('counts the newest 1,000,000 ids and says so', async () => {
+    const newest = await chart('');
+    expect(newest.truncated).toBe(true);
+    expect(newest.buckets.map((bucket) => [bucket.first, bucket.levels.INFO])).toEqual([[1500000, 1]]);
+    // Up to 10:30: the binary search ends the range at the row of 10:00 (id 500,000), within the bound.
+    const earlier = await chart('until=2026-11-28T10:30:00Z');
+    expect(earlier.truncated).toBe(false);
+    expect(earlier.buckets.map((bucket) => [bucket.first, bucket.levels.INFO])).toEqual([
+      [1, 1],
+      [500000, 1],
+    ]);
+    expect(await chart('since=2026-11-28T10:30:00Z')).toMatchObject({ truncated: false });
+  });
+});
