@@ -4,6 +4,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaSql } from '../src/write/schema.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { createWideTable } from './support/seed.js';
 import { runCli } from './support/spawn.js';
 import { startViewerProcess, type RunningViewer } from './support/viewer.js';
 
@@ -57,7 +58,8 @@ interface Histogram {
   from: number;
   to: number;
   bucketMs: number;
-  truncated: boolean;
+  next?: number;
+  lowest: number;
   buckets: { start: number; levels: Record<string, number>; first: number; last: number }[];
 }
 
@@ -87,7 +89,8 @@ describe('the viewer API', () => {
     expect(status).toBe(200);
     const chart = body as unknown as Histogram;
     // 600 rows a second apart, 09:00:01 to 09:10:00: ten-second buckets, 61 of them.
-    expect(chart).toMatchObject({ bucketMs: 10_000, truncated: false, zone: 'UTC' });
+    expect(chart).toMatchObject({ bucketMs: 10_000, lowest: 1, zone: 'UTC' });
+    expect(chart.next).toBeUndefined();
     expect(chart.from).toBe(Date.parse('2026-11-28T09:00:00Z'));
     expect(chart.buckets).toHaveLength(61);
     expect(chart.buckets[0]).toEqual({ start: chart.from, levels: { INFO: 9 }, first: 1, last: 9 });
@@ -299,16 +302,11 @@ describe('logweaver-pino view', () => {
   });
 });
 
-describe('the volume chart on a table of more than 1,000,000 ids', () => {
+describe('the volume chart on a table of more than 250,000 ids', () => {
   let wide: RunningViewer;
 
   beforeAll(async () => {
-    await db.query(`CREATE SCHEMA wide; ${schemaSql({ schema: 'wide', table: 'log' })}`);
-    await db.query(`
-      INSERT INTO wide.log (log_id, run_number, application_name, open_clone_log, "timestamp", message, tags, level, machine_name, ip_address)
-      SELECT id, 1, 'render', true, timestamptz '2026-11-28 09:00:00+00' + (id / 500000) * interval '1 hour',
-             'row ' || id, '', 'INFO', 'gpu-1', '10.0.0.5'
-        FROM unnest(ARRAY[1, 500000, 1500000]) AS id`);
+    await createWideTable(db, 'wide');
     wide = await startViewerProcess(db.url, '--schema', 'wide');
   });
   afterAll(() => wide?.cli.kill());
@@ -316,17 +314,35 @@ describe('the volume chart on a table of more than 1,000,000 ids', () => {
   const chart = async (query: string) =>
     (await get(new URL(`/api/histogram?${query}`, wide.url).toString())).body as unknown as Histogram;
 
-  it('counts the newest 1,000,000 ids and says so', async () => {
-    const newest = await chart('');
-    expect(newest.truncated).toBe(true);
-    expect(newest.buckets.map((bucket) => [bucket.first, bucket.levels.INFO])).toEqual([[1500000, 1]]);
-    // Up to 10:30: the binary search ends the range at the row of 10:00 (id 500,000), within the bound.
+  it('counts 250,000 ids per request, newest first, on the axis of the first answer', async () => {
+    const first = await chart('');
+    // 09:00 to 12:00 in at most 60 buckets: five-minute ones.
+    expect(first).toMatchObject({ from: Date.parse('2026-11-28T09:00:00Z'), bucketMs: 300_000, next: 1_250_000 });
+    expect(first.buckets.map((bucket) => [bucket.first, bucket.levels])).toEqual([[1500000, { INFO: 1 }]]);
+    const axis = `from=${first.from}&to=${first.to}&bucketMs=${first.bucketMs}&lowest=${first.lowest}`;
+    const parts: Histogram[] = [];
+    for (let below = first.next; below !== undefined; below = parts[parts.length - 1]?.next) {
+      parts.push(await chart(`${axis}&below=${below}`));
+    }
+    expect(parts).toHaveLength(5);
+    expect(parts.flatMap((part) => part.buckets.map((bucket) => bucket.first))).toEqual([500000, 1]);
+    // Up to 10:30: the binary search ends the range at the row of 10:00 (id 500,000).
     const earlier = await chart('until=2026-11-28T10:30:00Z');
-    expect(earlier.truncated).toBe(false);
-    expect(earlier.buckets.map((bucket) => [bucket.first, bucket.levels.INFO])).toEqual([
-      [1, 1],
-      [500000, 1],
-    ]);
-    expect(await chart('since=2026-11-28T10:30:00Z')).toMatchObject({ truncated: false });
+    expect(earlier.next).toBe(250_000);
+  });
+
+  it.for<[string, string]>([
+    ['below=5&bucketMs=1000&from=0&to=1000', 'lowest is needed with below, got none'],
+    ['below=5&lowest=1&bucketMs=7&from=0&to=1000', 'bucketMs must be a bucket width of the chart, got 7'],
+    [
+      'below=5&lowest=1&bucketMs=1000&from=0&to=1000000',
+      'from to to must be 1 to 401 buckets of bucketMs, got 0 to 1000000',
+    ],
+    ['below=5&lowest=9&bucketMs=1000&from=0&to=1000', 'lowest must be a whole number from 0 to 5, got "9"'],
+  ])('a later part with %s is a 400 naming the parameter', async ([query, error]) => {
+    expect(await get(new URL(`/api/histogram?${query}`, wide.url).toString())).toMatchObject({
+      status: 400,
+      body: { error },
+    });
   });
 });

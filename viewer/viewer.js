@@ -36,6 +36,8 @@ const state = {
   remoteImages: false,
   /** When the volume chart was last asked for (live tail redraws it at most every CHART_REFRESH_MS). */
   chartAt: 0,
+  /** Bumped by every chart asked for: the parts of an older one are dropped. */
+  chartGeneration: 0,
   /** Live tail brought rows the chart has not counted yet. */
   chartStale: false,
   /** The viewer's time zone (IANA name), from /api/meta or the chart: the time inputs are in it. */
@@ -284,23 +286,52 @@ async function poll() {
 
 // ---- volume chart ----
 
-/** Asks for the chart of the current filters and draws it (answers to older filters are dropped). */
+/** Adds a later part's counts to the chart's buckets (same axis, so the same bucket starts). */
+function mergeParts(histogram, part) {
+  const byStart = new Map(histogram.buckets.map((bucket) => [bucket.start, bucket]));
+  for (const bucket of part.buckets) {
+    const known = byStart.get(bucket.start);
+    if (!known) byStart.set(bucket.start, bucket);
+    else {
+      for (const [level, count] of Object.entries(bucket.levels))
+        known.levels[level] = (known.levels[level] ?? 0) + count;
+      known.first = Math.min(known.first, bucket.first);
+      known.last = Math.max(known.last, bucket.last);
+    }
+  }
+  histogram.buckets = [...byStart.values()].sort((a, b) => a.start - b.start);
+  histogram.next = part.next;
+}
+
+function drawChart(histogram) {
+  state.zone = histogram.zone;
+  window.VolumeChart.render(byId('volume'), histogram, { onRange: chooseRange, onJump: jumpToBucket });
+  byId('volume-note').textContent = histogram.next === undefined ? '' : 'counting older rows…';
+}
+
+/**
+ * Asks for the chart of the current filters and draws it; a range of many ids comes in parts, newest
+ * first, each drawn as it arrives. A newer chart (other filters, or live tail) stops an older one.
+ */
 async function refreshChart() {
   const params = filterParams();
-  const section = byId('volume');
-  const generation = state.generation;
+  const chart = ++state.chartGeneration;
   state.chartAt = Date.now();
   if (!params) return;
-  const bars = Math.floor(section.clientWidth / BAR_PX);
+  const bars = Math.floor(byId('volume').clientWidth / BAR_PX);
   params.set('buckets', String(Math.min(200, Math.max(10, bars))));
   const histogram = await api(`/api/histogram?${params}`);
-  if (generation !== state.generation) return;
-  state.zone = histogram.zone;
-  window.VolumeChart.render(section, histogram, { onRange: chooseRange, onJump: jumpToBucket });
-  byId('volume-note').textContent = histogram.truncated
-    ? 'only the newest rows are counted: drag or choose a time range for older ones'
-    : '';
-  section.dataset.drawn = String(generation);
+  while (chart === state.chartGeneration) {
+    drawChart(histogram);
+    if (histogram.next === undefined) break;
+    const part = new URLSearchParams(params);
+    const axis = { from: histogram.from, to: histogram.to, bucketMs: histogram.bucketMs };
+    for (const [name, value] of Object.entries({ ...axis, below: histogram.next, lowest: histogram.lowest })) {
+      part.set(name, String(value));
+    }
+    mergeParts(histogram, await api(`/api/histogram?${part}`));
+  }
+  if (chart === state.chartGeneration) byId('volume').dataset.drawn = String(chart);
 }
 
 /** A drag across the chart: that time range, in the time inputs (milliseconds kept). */

@@ -1,21 +1,22 @@
 /**
  * The viewer's volume chart: matching rows per time bucket and level, counted by the server.
  *
- * Bounded like every other read: the chart counts the rows of at most HISTOGRAM_IDS ids of the
- * primary key. The ids of the time range are found by binary search on log_id (a few dozen probes
- * of the primary key, on both table shapes, since log ids grow with time); when the range holds more
- * ids than that, the chart covers its newest HISTOGRAM_IDS ids and says so (`truncated`). The time
- * conditions stay in the query as well, so rows whose timestamps lie outside the range (a spool
- * replayed late) are not counted, and on the package's table the BRIN index on "timestamp" can narrow
- * the scan further.
+ * Bounded like every other read: one request counts the rows of at most HISTOGRAM_IDS ids of the
+ * primary key. The ids of the time range are found by binary search on log_id (id-search.ts). A range
+ * of more ids is counted newest first, one request per HISTOGRAM_IDS ids, on an axis fixed by the
+ * first answer: the answer's `next` is where the page's next request starts (`below`), and the page
+ * draws the chart as the parts arrive. The time conditions stay in the query as well, so rows whose
+ * timestamps lie outside the range (a spool replayed late) are not counted, and on the package's table
+ * the BRIN index on "timestamp" can narrow the scan further.
  */
 import type pg from 'pg';
+import { idRangeOf, lastRowAtOrBelow, rowAtOrAbove, type IdRange } from './id-search.js';
 import { filterConditions, Parameters, whereClause } from './query.js';
 import type { Filters } from './options.js';
 import type { ReadContext } from './reader.js';
 
-/** The most ids one chart counts: 1,000,000 rows are counted in about 200 ms here (bench/read.mjs). */
-export const HISTOGRAM_IDS = 1_000_000;
+/** The most ids one request counts: about 100 ms here for 250,000 rows (bench/read.mjs). */
+export const HISTOGRAM_IDS = 250_000;
 
 /** Bucket widths a person can read off an axis, from a second to a week. */
 const WIDTHS_MS = [
@@ -39,67 +40,17 @@ export interface Histogram {
   bucketMs: number;
   /** The non-empty buckets, oldest first. */
   buckets: HistogramBucket[];
-  /** The range held more than HISTOGRAM_IDS ids: only the newest were counted. */
-  truncated: boolean;
+  /** More ids remain to count, from this one down (`below` of the next request); absent when done. */
+  next?: number;
+  /** The lowest id of the range (`lowest` of the next request). */
+  lowest: number;
 }
 
-interface IdWindow {
-  low: number;
-  high: number;
-  truncated: boolean;
-}
-
-interface Probe {
-  id: number;
-  time: Date;
-}
-
-/** The first row at or above an id (undefined above the last row): one probe of the primary key. */
-async function rowAtOrAbove(client: pg.ClientBase, context: ReadContext, id: number): Promise<Probe | undefined> {
-  const result = await client.query<{ log_id: string; timestamp: Date }>(
-    `SELECT log_id, "timestamp" FROM ${context.shape.qualified} WHERE log_id >= $1::bigint ORDER BY log_id LIMIT 1`,
-    [id],
-  );
-  const row = result.rows[0];
-  return row ? { id: Number(row.log_id), time: row.timestamp } : undefined;
-}
-
-/**
- * The lowest id at or above which every row is at or after `time` (ids grow with time): a binary
- * search of the id space, one primary-key probe per step, about 20 for a million ids.
- */
-async function firstIdAtOrAfter(
-  client: pg.ClientBase,
-  context: ReadContext,
-  time: Date,
-  range: { low: number; high: number },
-): Promise<number> {
-  let { low, high } = range;
-  while (low < high) {
-    const middle = Math.floor((low + high) / 2);
-    const probe = await rowAtOrAbove(client, context, middle);
-    if (!probe || probe.time >= time) high = middle;
-    else low = probe.id + 1;
-  }
-  return low;
-}
-
-async function tableIds(client: pg.ClientBase, context: ReadContext): Promise<{ min: number; max: number }> {
-  const result = await client.query<{ min: string | null; max: string | null }>(
-    `SELECT min(log_id) AS min, max(log_id) AS max FROM ${context.shape.qualified}`,
-  );
-  return { min: Number(result.rows[0]?.min ?? 0), max: Number(result.rows[0]?.max ?? 0) };
-}
-
-/** The ids of the filters' time range, cut to the newest HISTOGRAM_IDS. */
-async function idWindow(client: pg.ClientBase, context: ReadContext, filters: Filters): Promise<IdWindow> {
-  const ids = await tableIds(client, context);
-  const whole = { low: ids.min, high: ids.max + 1 };
-  const low = filters.since ? await firstIdAtOrAfter(client, context, filters.since, whole) : ids.min;
-  const end = filters.until ? new Date(filters.until.getTime() + 1) : undefined;
-  const high = end ? (await firstIdAtOrAfter(client, context, end, whole)) - 1 : ids.max;
-  if (high - low + 1 <= HISTOGRAM_IDS) return { low, high, truncated: false };
-  return { low: high - HISTOGRAM_IDS + 1, high, truncated: true };
+/** A fixed axis: what the parts of one chart share. */
+export interface Axis {
+  from: number;
+  to: number;
+  width: number;
 }
 
 /** The chart's time span: the filters' range, or the times of the window's first and last rows. */
@@ -107,23 +58,14 @@ async function timeSpan(
   client: pg.ClientBase,
   context: ReadContext,
   filters: Filters,
-  window: IdWindow,
+  window: IdRange,
 ): Promise<{ from: number; to: number } | undefined> {
   const first = await rowAtOrAbove(client, context, window.low);
   const last = await lastRowAtOrBelow(client, context, window.high);
   if (!first || !last || first.id > window.high) return undefined;
-  const from = filters.since && !window.truncated ? filters.since.getTime() : first.time.getTime();
+  const from = filters.since?.getTime() ?? first.time.getTime();
   const to = filters.until ? filters.until.getTime() + 1 : last.time.getTime() + 1;
   return { from: Math.min(from, to - 1), to };
-}
-
-async function lastRowAtOrBelow(client: pg.ClientBase, context: ReadContext, id: number): Promise<Probe | undefined> {
-  const result = await client.query<{ log_id: string; timestamp: Date }>(
-    `SELECT log_id, "timestamp" FROM ${context.shape.qualified} WHERE log_id <= $1::bigint ORDER BY log_id DESC LIMIT 1`,
-    [id],
-  );
-  const row = result.rows[0];
-  return row ? { id: Number(row.log_id), time: row.timestamp } : undefined;
 }
 
 /**
@@ -163,8 +105,8 @@ async function countBuckets(
   client: pg.ClientBase,
   context: ReadContext,
   filters: Filters,
-  window: IdWindow,
-  axis: { from: number; to: number; width: number },
+  window: IdRange,
+  axis: Axis,
 ): Promise<CountRow[]> {
   const params = new Parameters();
   const conditions = filterConditions(filters, context.shape, params);
@@ -217,23 +159,59 @@ function chartSpan(rows: CountRow[], filters: Filters, fine: number): { from: nu
   return { from, to: Math.max(to, from + 1) };
 }
 
+/** Readable widths only: a part's axis comes back from the page. */
+export function isBucketWidth(width: number): boolean {
+  return WIDTHS_MS.includes(width);
+}
+
+/** The rows of one part of the chart: the HISTOGRAM_IDS ids at and below `below`, not below `lowest`. */
+export async function readHistogramPart(
+  client: pg.ClientBase,
+  context: ReadContext,
+  filters: Filters,
+  axis: Axis,
+  ids: { below: number; lowest: number },
+): Promise<Histogram> {
+  const window = { low: Math.max(ids.lowest, ids.below - HISTOGRAM_IDS + 1), high: ids.below };
+  const rows = await countBuckets(client, context, filters, window, axis);
+  const part = { from: axis.from, to: axis.to, bucketMs: axis.width, buckets: foldBuckets(rows, axis.width) };
+  return window.low > ids.lowest
+    ? { ...part, next: window.low - 1, lowest: ids.lowest }
+    : { ...part, lowest: ids.lowest };
+}
+
+/** A range counted in one request: spans the rows found (a filter to one run shows that run across the chart). */
+async function wholeChart(
+  client: pg.ClientBase,
+  context: ReadContext,
+  filters: Filters,
+  range: IdRange,
+  request: { span: { from: number; to: number }; buckets: number },
+): Promise<Histogram> {
+  const fine = fineWidth(request.span.to - request.span.from);
+  const rows = await countBuckets(client, context, filters, range, { ...request.span, width: fine });
+  if (rows.length === 0) return { ...request.span, bucketMs: 1000, buckets: [], lowest: range.low };
+  const shown = chartSpan(rows, filters, fine);
+  const width = bucketWidth(shown.to - shown.from, request.buckets, fine);
+  const from = Math.floor(shown.from / width) * width;
+  // The axis ends at a bucket's edge, so that every bar is as wide as the others.
+  const to = Math.max(Math.ceil(shown.to / width) * width, from + width);
+  return { from, to, bucketMs: width, buckets: foldBuckets(rows, width), lowest: range.low };
+}
+
 export async function readHistogram(
   client: pg.ClientBase,
   context: ReadContext,
   filters: Filters,
   buckets: number,
 ): Promise<Histogram> {
-  const window = await idWindow(client, context, filters);
-  const span = window.high >= window.low ? await timeSpan(client, context, filters, window) : undefined;
-  const empty = { from: 0, to: 0, bucketMs: 1000, buckets: [], truncated: window.truncated };
-  if (!span) return empty;
-  const fine = fineWidth(span.to - span.from);
-  const rows = await countBuckets(client, context, filters, window, { ...span, width: fine });
-  if (rows.length === 0) return { ...empty, from: span.from, to: span.to };
-  const shown = chartSpan(rows, filters, fine);
-  const width = bucketWidth(shown.to - shown.from, buckets, fine);
-  const from = Math.floor(shown.from / width) * width;
-  // The axis ends at a bucket's edge, so that every bar is as wide as the others.
-  const to = Math.max(Math.ceil(shown.to / width) * width, from + width);
-  return { from, to, bucketMs: width, buckets: foldBuckets(rows, width), truncated: window.truncated };
+  const range = await idRangeOf(client, context, filters);
+  const span = range.high >= range.low ? await timeSpan(client, context, filters, range) : undefined;
+  if (!span) return { from: 0, to: 0, bucketMs: 1000, buckets: [], lowest: range.low };
+  if (range.high - range.low < HISTOGRAM_IDS) return wholeChart(client, context, filters, range, { span, buckets });
+  // Too many ids for one request: an axis over the whole range, counted newest part first.
+  const width = bucketWidth(span.to - span.from, buckets);
+  const from = Math.floor(span.from / width) * width;
+  const axis = { from, to: Math.max(Math.ceil(span.to / width) * width, from + width), width };
+  return readHistogramPart(client, context, filters, axis, { below: range.high, lowest: range.low });
 }

@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { schemaSql } from '../../src/write/schema.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { insertRows } from '../support/seed.js';
+import { insertRows, createWideTable } from '../support/seed.js';
 import { startViewerProcess, type RunningViewer } from '../support/viewer.js';
 import { launchChromium, type Browser } from './support/chromium.js';
 import { closeAll, shownIds as rowIds } from './support/rows.js';
@@ -400,5 +400,23 @@ describe("the pages' own files", () => {
     await expect.poll(() => page.locator('#runs-table tbody tr').count()).toBe(4);
     expect(problems).toEqual([]);
     expect(external).toEqual([]);
+  });
+});
+
+describe('the volume chart of a table of more than 250,000 ids', () => {
+  let wide: RunningViewer;
+
+  beforeAll(async () => {
+    await createWideTable(db, 'wide');
+    wide = await startViewerProcess(db.url, '--schema', 'wide');
+  });
+  afterAll(() => wide?.cli.kill());
+
+  it('is drawn part by part, newest first, until every row is counted', async () => {
+    await page.goto(wide.url);
+    await expect.poll(() => page.locator('#volume').getAttribute('data-drawn'), { timeout: 20_000 }).not.toBeNull();
+    expect(await totals()).toEqual({ ERROR: '1', INFO: '2' });
+    expect(await page.locator('#volume svg g.bar').count()).toBe(3);
+    expect(await page.locator('#volume-note').textContent()).toBe('');
   });
 });
