@@ -267,7 +267,11 @@ describe('the log viewer on an OpenClone table', () => {
   it('shows its rows, filters them and shows details without a record', async () => {
     await page.goto(openclone.url);
     await expectShown([300000, 2, 1]);
+    // The volume chart too: 300,000 ids, counted in two parts on the primary key.
+    const totals = () => page.locator('#volume .totals .total').allTextContents();
+    await expect.poll(totals, { timeout: 10_000 }).toEqual(['ERROR 1', 'INFO 2']);
     await page.selectOption('#level', 'ERROR');
+    await expect.poll(totals, { timeout: 10_000 }).toEqual(['ERROR 1']);
     await expectShown([2]);
     await page.click('#rows tbody tr[data-id="2"]');
     await expect.poll(() => page.locator('#details-message').textContent()).toBe('face not found');
