@@ -150,6 +150,10 @@ function separateMetaSchema(name: TableName): string | undefined {
  * lock, since concurrent CREATE TABLE IF NOT EXISTS can still fail on pg_type's unique index.
  */
 export async function prepareTable(client: pg.Client, name: TableName, createTable: boolean): Promise<TableLayout> {
+  // At most starts everything exists: then no lock, which a crowd of processes starting together
+  // would queue on while each holder waits for CPU to finish its round trips (issue 10).
+  const found = await existing(client, name);
+  if (found.complete) return { ...(await readLayout(client, name)), ...found.own };
   await client.query('BEGIN');
   try {
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('logweaver-pino schema', 0))");
@@ -161,6 +165,29 @@ export async function prepareTable(client: pg.Client, name: TableName, createTab
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Whether the log table, and the runs table (with its counters) and the ledger where they are
+ * wanted, all exist: then there is nothing to create, and they are used as they are.
+ */
+async function existing(
+  client: pg.Client,
+  name: TableName,
+): Promise<{ complete: boolean; own: Pick<TableLayout, 'hasRunsTable' | 'hasLedger'> }> {
+  const result = await client.query<{ log: boolean; runs: boolean; ledger: boolean; counters: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AS log, to_regclass($2) IS NOT NULL AS runs,
+            to_regclass($3) IS NOT NULL AS ledger,
+            EXISTS (SELECT 1 FROM pg_attribute
+                     WHERE attrelid = to_regclass($2) AND attname = 'counters' AND NOT attisdropped) AS counters`,
+    [qualifiedTable(name), qualifiedRunsTable(name), qualifiedLedgerTable(name)],
+  );
+  const found = result.rows[0] as { log: boolean; runs: boolean; ledger: boolean; counters: boolean };
+  if (name.metaTables === false) return { complete: found.log, own: { hasRunsTable: false, hasLedger: false } };
+  return {
+    complete: found.log && found.runs && found.counters && found.ledger,
+    own: { hasRunsTable: found.runs, hasLedger: found.ledger },
+  };
 }
 
 /** The runs table and the ledger, where they are wanted and can be had. */
