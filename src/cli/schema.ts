@@ -3,6 +3,7 @@ import pg from 'pg';
 import { errorText } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { prepareTable, schemaSql } from '../write/schema.js';
+import { localSettings } from '../write/session.js';
 
 export function printSchema(options: ResolvedOptions): string {
   return schemaSql({ schema: options.schema, table: options.table });
@@ -12,7 +13,8 @@ export async function applySchema(options: ResolvedOptions): Promise<string> {
   const client = new pg.Client({ ...options.connection.config, password: options.connection.config.password });
   try {
     await client.connect();
-    const layout = await prepareTable(client, { schema: options.schema, table: options.table }, true);
+    const name = { schema: options.schema, table: options.table };
+    const layout = await prepareTable(client, name, true, localSettings(options.timezone));
     return `table ${options.schema}.${options.table} is ready (columns: ${layout.columns.join(', ')})`;
   } catch (error) {
     throw new Error(`${errorText(error)}, connecting as ${options.connection.description}`, { cause: error });

@@ -1,25 +1,25 @@
 /**
  * Connections of the reading commands: the writer's connection settings, a name that shows in
- * pg_stat_activity, and timeouts so that a slow query fails with a message instead of hanging.
- * Connection failures name the database (never its password), as the writer's do.
+ * pg_stat_activity, and a connect timeout; each read sets its statement timeout (read-only.ts), so
+ * that a slow query fails with a message instead of hanging. Connection failures name the database
+ * (never its password), as the writer's do.
  */
 import pg from 'pg';
 import { errorText, PrintableError } from '../errors.js';
 import type { ReadTarget } from './options.js';
 import { detectShape } from './table.js';
 import type { ReadContext } from './reader.js';
+import { readOnly } from './read-only.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
-/** Every read is a bounded page; one that takes longer than this is reported, not waited for. */
-const READ_STATEMENT_TIMEOUT_MS = 30_000;
 
 export function readerConfig(target: ReadTarget, purpose: string): pg.ClientConfig {
   return {
     ...target.connection.config,
     password: target.connection.config.password,
+    // Poolers accept application_name; no other startup parameter (read-only.ts).
     application_name: `logweaver-pino ${purpose}`,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    statement_timeout: READ_STATEMENT_TIMEOUT_MS,
     keepAlive: true,
   };
 }
@@ -46,7 +46,7 @@ export async function openReader(target: ReadTarget, purpose: string): Promise<O
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const shape = await detectShape(client, { schema: target.schema, table: target.table });
+    const shape = await readOnly(client, () => detectShape(client, { schema: target.schema, table: target.table }));
     const close = () => client.end().catch(() => undefined);
     return { client, context: { shape, timezone: target.timezone }, close };
   } catch (error) {

@@ -17,6 +17,7 @@ import { readerConfig, withDatabase } from '../read/connect.js';
 import type { ReadTarget } from '../read/options.js';
 import type { ReadContext } from '../read/reader.js';
 import { detectShape } from '../read/table.js';
+import { readOnly } from '../read/read-only.js';
 import { apiHandler, NotFound, type ViewContext } from './api.js';
 
 export interface ViewerSettings {
@@ -101,7 +102,7 @@ async function connectContext(pool: pg.Pool, target: ReadTarget): Promise<ReadCo
     const client = await pool.connect();
     try {
       return {
-        shape: await detectShape(client, { schema: target.schema, table: target.table }),
+        shape: await readOnly(client, () => detectShape(client, { schema: target.schema, table: target.table })),
         timezone: target.timezone,
       };
     } finally {
@@ -178,7 +179,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, served
   try {
     const client = await served.pool.connect();
     try {
-      send(response, 200, await handler(client, served.context, target.query));
+      send(response, 200, await readOnly(client, () => handler(client, served.context, target.query)));
     } finally {
       client.release();
     }

@@ -27,8 +27,10 @@ export async function allocateRun(
   name: TableName,
   layout: TableLayout,
   run: RunIdentity,
+  /** The transaction's SET LOCAL statements (session.ts): lock_timeout bounds the wait for the lock. */
+  settings: string,
 ): Promise<number> {
-  await client.query('BEGIN');
+  await client.query(`BEGIN; ${settings}`);
   try {
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
       `logweaver-pino run\n${name.schema}.${name.table}\n${run.application}\n${run.machineName}`,

@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import { LOGWEAVER_COLUMNS, RECORD_COLUMN, type ColumnEncodings } from './copy.js';
+import { withSettings } from './session.js';
 
 export interface TableName {
   schema: string;
@@ -105,24 +106,24 @@ export function schemaSql(name: TableName): string {
 }
 
 /**
- * Creates what is missing (when allowed) and reads the table's columns. Serialised by an advisory
- * lock, since concurrent CREATE TABLE IF NOT EXISTS can still fail on pg_type's unique index.
+ * Creates what is missing (when allowed) and reads the table's columns, in one transaction with the
+ * given SET LOCAL settings. Serialised by an advisory lock, since concurrent CREATE TABLE IF NOT
+ * EXISTS can still fail on pg_type's unique index.
  */
-export async function prepareTable(client: pg.Client, name: TableName, createTable: boolean): Promise<TableLayout> {
-  await client.query('BEGIN');
-  try {
+export async function prepareTable(
+  client: pg.Client,
+  name: TableName,
+  createTable: boolean,
+  settings: string,
+): Promise<TableLayout> {
+  return withSettings(client, settings, async () => {
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('logweaver-pino schema', 0))");
     if (createTable && !(await exists(client, qualifiedTable(name)))) await client.query(logTableSql(name));
     const hasRunsTable = await ensureOwnTable(client, qualifiedRunsTable(name), runsTableSql(name), createTable);
     if (hasRunsTable) await addRunCountersColumn(client, name);
     const hasLedger = await ensureOwnTable(client, qualifiedLedgerTable(name), ledgerTableSql(name), createTable);
-    const layout = { ...(await readLayout(client, name)), hasRunsTable, hasLedger };
-    await client.query('COMMIT');
-    return layout;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+    return { ...(await readLayout(client, name)), hasRunsTable, hasLedger };
+  });
 }
 
 /**

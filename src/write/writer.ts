@@ -10,25 +10,21 @@ import type { ConnectionSettings } from '../connection.js';
 import { encodeBatch } from './copy.js';
 import { allocateRun, endRun, type RunIdentity } from './run.js';
 import { prepareTable, qualifiedLedgerTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
+import { localSettings, STATEMENT_TIMEOUT_MS, withSettings } from './session.js';
 
 interface WriterSettings {
   connection: ConnectionSettings;
   table: TableName;
   createTable: boolean;
   run: RunIdentity;
-  /** The session's TimeZone, for anything the server formats or computes in this session. */
+  /** The TimeZone of each transaction, for anything the server formats or computes in it. */
   timezone: string;
   /** Called when the idle connection fails, so the failure is reported and not thrown. */
   onConnectionError: (error: Error) => void;
 }
 
-/** Timeouts that turn a hung server or a dead network into an error within seconds. */
-// A batch is at most 8 MiB and normally commits in well under a second, so these are generous; they
-// are short because the client-side deadline (statement timeout + margin) is also how long a black-holed
-// network goes unnoticed: the server's own timeouts cannot reach a client whose packets vanish.
+/** Timeouts that turn a hung server or a dead network into an error within seconds (and session.ts). */
 const CONNECT_TIMEOUT_MS = 5_000;
-const STATEMENT_TIMEOUT_MS = 10_000;
-const LOCK_TIMEOUT_MS = 5_000;
 /** How much longer than the server's own timeout the client waits before it gives up on a statement. */
 const WATCHDOG_MARGIN_MS = 3_000;
 /** A connection that does not close within this after `end()` (a black hole never answers) is destroyed. */
@@ -58,8 +54,12 @@ export class Writer {
   private closed = false;
   private generation = 0;
   private readonly spare: Buffer[] = [];
+  /** The SET LOCAL statements every transaction starts with (session.ts). */
+  private readonly local: string;
 
-  constructor(private readonly settings: WriterSettings) {}
+  constructor(private readonly settings: WriterSettings) {
+    this.local = localSettings(settings.timezone);
+  }
 
   /** The run number, once the first connection has allocated it. */
   get runNumber(): number | undefined {
@@ -113,11 +113,12 @@ export class Writer {
     const payload = usable ? encoded : (this.encode(rows) as Payload);
     const ledger = batchId !== undefined && layout.hasLedger;
     try {
-      // BEGIN, the ledger row (the id is a UUID of our own) and the COPY travel as one query string,
-      // so a batch costs one round trip more than a bare COPY: the COMMIT.
+      // BEGIN, the settings, the ledger row (the id is a UUID of our own) and the COPY travel as one
+      // query string, so a batch costs one round trip more than a bare COPY: the COMMIT. Without a
+      // ledger, the settings and the COPY are one implicit transaction.
       const sql = ledger
-        ? `BEGIN; ${ledgerInsert(this.settings.table, batchId, rows.length)}; ${this.copySql}`
-        : this.copySql;
+        ? `BEGIN; ${this.local}; ${ledgerInsert(this.settings.table, batchId, rows.length)}; ${this.copySql}`
+        : `${this.local}; ${this.copySql}`;
       await copy(client, sql, payload.bytes, onSent);
       if (ledger) await client.query('COMMIT');
     } catch (error) {
@@ -130,7 +131,10 @@ export class Writer {
     this.release(payload);
   }
 
-  /** Whether a batch written with this id was committed (false when there is no ledger). */
+  /**
+   * Whether a batch written with this id was committed (false when there is no ledger). A look-up by
+   * primary key waits for no lock; the client's query_timeout bounds it.
+   */
   async wasCommitted(batchId: string): Promise<boolean> {
     const client = await this.connection();
     if (!this.layout?.hasLedger) return false;
@@ -147,7 +151,9 @@ export class Writer {
     const client = this.client;
     if (!client) return;
     if (this.layout?.hasRunsTable && this.run !== undefined) {
-      await endRun(client, this.settings.table, this.settings.run, this.run, end).catch(() => undefined);
+      const { table, run } = this.settings;
+      const runNumber = this.run;
+      await withSettings(client, this.local, () => endRun(client, table, run, runNumber, end)).catch(() => undefined);
     }
     this.client = undefined;
     await client.end().catch(() => undefined);
@@ -155,19 +161,7 @@ export class Writer {
 
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({
-      ...this.settings.connection.config,
-      password: this.settings.connection.config.password,
-      application_name: 'logweaver-pino',
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      statement_timeout: STATEMENT_TIMEOUT_MS,
-      lock_timeout: LOCK_TIMEOUT_MS,
-      // Enforced by the client too: a black-holed network never answers the server's timeout.
-      query_timeout: STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS,
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 5_000,
-      options: this.settings.timezone === 'system' ? undefined : `-c TimeZone=${this.settings.timezone}`,
-    });
+    const client = new pg.Client(writerConfig(this.settings.connection));
     // An 'error' event with no listener would kill the worker: report it, drop the connection.
     client.on('error', (error) => {
       if (this.client === client) this.disconnect();
@@ -176,12 +170,12 @@ export class Writer {
     try {
       await client.connect();
       this.throwIfClosed();
-      this.layout = await prepareTable(client, this.settings.table, this.settings.createTable);
+      this.layout = await prepareTable(client, this.settings.table, this.settings.createTable, this.local);
       this.copySql = `COPY ${qualifiedTable(this.settings.table)} (${this.layout.columns
         .map((column) => pg.escapeIdentifier(column))
         .join(', ')}) FROM STDIN (FORMAT binary)`;
-      this.run ??= await allocateRun(client, this.settings.table, this.layout, this.settings.run);
-      if (this.layout.hasLedger) await pruneLedger(client, this.settings.table);
+      this.run ??= await allocateRun(client, this.settings.table, this.layout, this.settings.run, this.local);
+      if (this.layout.hasLedger) await pruneLedger(client, this.settings.table, this.local);
       this.throwIfClosed();
     } catch (error) {
       client.end().catch(() => undefined);
@@ -210,15 +204,30 @@ export class Writer {
   }
 }
 
+function writerConfig(connection: ConnectionSettings): pg.ClientConfig {
+  return {
+    ...connection.config,
+    password: connection.config.password,
+    // The one startup parameter beyond pg's defaults that poolers accept (PgBouncer tracks it); the
+    // timeouts and the time zone are set per transaction (session.ts).
+    application_name: 'logweaver-pino',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    // Enforced by the client too: a black-holed network never answers the server's timeout.
+    query_timeout: STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5_000,
+  };
+}
+
 function ledgerInsert(table: TableName, batchId: string, rows: number): string {
   if (!/^[0-9a-f-]{36}$/.test(batchId)) throw new Error(`not a batch id: ${batchId}`);
   return `INSERT INTO ${qualifiedLedgerTable(table)} (batch_id, rows) VALUES ('${batchId}', ${rows})`;
 }
 
 /** Ledger entries are only needed until a retry has decided; a day is far more than enough. */
-async function pruneLedger(client: pg.Client, table: TableName): Promise<void> {
+async function pruneLedger(client: pg.Client, table: TableName, settings: string): Promise<void> {
   await client
-    .query(`DELETE FROM ${qualifiedLedgerTable(table)} WHERE committed_at < now() - interval '1 day'`)
+    .query(`${settings}; DELETE FROM ${qualifiedLedgerTable(table)} WHERE committed_at < now() - interval '1 day'`)
     .catch(() => undefined); // a role without DELETE keeps its entries
 }
 

@@ -1,0 +1,34 @@
+/**
+ * What each write transaction sets for itself: the timeouts and the time zone.
+ *
+ * Nothing is sent as a startup parameter or SET for the session. A pooler in transaction mode
+ * (PgBouncer with its stock settings) refuses startup parameters beyond a handful
+ * (`unsupported startup parameter: statement_timeout`), and a session SET would stay on a server
+ * connection that the pooler then lends to other clients. SET LOCAL lasts until the transaction
+ * ends, explicit (BEGIN ... COMMIT) or implicit (the statements of one simple query), and costs no
+ * round trip: it travels in the query string of the transaction's first statement.
+ */
+import pg from 'pg';
+import { inTransaction } from '../transaction.js';
+
+// A batch is at most 8 MiB and normally commits in well under a second, so these are generous; they
+// are short because the client-side deadline (statement timeout + margin) is also how long a black-holed
+// network goes unnoticed: the server's own timeouts cannot reach a client whose packets vanish.
+export const STATEMENT_TIMEOUT_MS = 10_000;
+export const LOCK_TIMEOUT_MS = 5_000;
+
+/** `SET LOCAL ...` statements, joined by `; `, for the start of every write transaction. */
+export function localSettings(timezone: string): string {
+  const settings = [
+    `SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`,
+    `SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`,
+  ];
+  // 'system' leaves the server's own TimeZone, as a connection without the setting had before.
+  if (timezone !== 'system') settings.push(`SET LOCAL TimeZone = ${pg.escapeLiteral(timezone)}`);
+  return settings.join('; ');
+}
+
+/** Runs `work` in one transaction that starts with the settings. */
+export function withSettings<T>(client: pg.Client, settings: string, work: () => Promise<T>): Promise<T> {
+  return inTransaction(client, `BEGIN; ${settings}`, work);
+}
