@@ -3,6 +3,7 @@ import pg from 'pg';
 import { errorText } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { prepareTable, schemaSql } from '../write/schema.js';
+import { connectClient } from '../tls.js';
 import { localSettings } from '../write/session.js';
 
 export function printSchema(options: ResolvedOptions): string {
@@ -10,15 +11,16 @@ export function printSchema(options: ResolvedOptions): string {
 }
 
 export async function applySchema(options: ResolvedOptions): Promise<string> {
-  const client = new pg.Client({ ...options.connection.config, password: options.connection.config.password });
+  const config = { ...options.connection.config, password: options.connection.config.password };
+  let client: pg.Client | undefined;
   try {
-    await client.connect();
+    ({ client } = await connectClient(config, options.connection.tls));
     const name = { schema: options.schema, table: options.table };
     const layout = await prepareTable(client, name, true, localSettings(options.timezone));
     return `table ${options.schema}.${options.table} is ready (columns: ${layout.columns.join(', ')})`;
   } catch (error) {
     throw new Error(`${errorText(error)}, connecting as ${options.connection.description}`, { cause: error });
   } finally {
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
   }
 }

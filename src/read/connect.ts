@@ -10,6 +10,7 @@ import type { ReadTarget } from './options.js';
 import { detectShape } from './table.js';
 import type { ReadContext } from './reader.js';
 import { readOnly } from './read-only.js';
+import { connectClient } from '../tls.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -35,20 +36,25 @@ export function withDatabase(error: unknown, target: ReadTarget): Error {
 export interface OpenReader {
   client: pg.Client;
   context: ReadContext;
+  /** pg's `ssl` option that connected (for sslmode allow and prefer, the attempt that worked). */
+  ssl: pg.ClientConfig['ssl'];
   close(): Promise<void>;
 }
 
 /** Connects and learns the table's shape; the caller closes. */
 export async function openReader(target: ReadTarget, purpose: string): Promise<OpenReader> {
-  const client = new pg.Client(readerConfig(target, purpose));
   // A dropped connection surfaces as the failure of the query in flight; without a listener the
   // 'error' event would end the process with a stack trace instead.
-  client.on('error', () => undefined);
+  const ignoreErrors = (client: pg.Client) => client.on('error', () => undefined);
+  const { client, ssl } = await connectClient(readerConfig(target, purpose), target.connection.tls, ignoreErrors).catch(
+    (error: unknown) => {
+      throw withDatabase(error, target);
+    },
+  );
   try {
-    await client.connect();
     const shape = await readOnly(client, () => detectShape(client, { schema: target.schema, table: target.table }));
     const close = () => client.end().catch(() => undefined);
-    return { client, context: { shape, timezone: target.timezone }, close };
+    return { client, context: { shape, timezone: target.timezone }, ssl, close };
   } catch (error) {
     await client.end().catch(() => undefined);
     throw withDatabase(error, target);

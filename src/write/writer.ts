@@ -7,6 +7,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { LogRow } from '../ingest/enrich.js';
 import type { ConnectionSettings } from '../connection.js';
+import { connectClient } from '../tls.js';
 import { encodeBatch } from './copy.js';
 import { allocateRun, endRun, type RunIdentity } from './run.js';
 import { prepareTable, qualifiedLedgerTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
@@ -161,14 +162,17 @@ export class Writer {
 
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client(writerConfig(this.settings.connection));
-    // An 'error' event with no listener would kill the worker: report it, drop the connection.
-    client.on('error', (error) => {
-      if (this.client === client) this.disconnect();
-      this.settings.onConnectionError(error);
-    });
+    const { client } = await connectClient(
+      writerConfig(this.settings.connection),
+      this.settings.connection.tls,
+      (client) =>
+        // An 'error' event with no listener would kill the worker: report it, drop the connection.
+        client.on('error', (error) => {
+          if (this.client === client) this.disconnect();
+          this.settings.onConnectionError(error);
+        }),
+    );
     try {
-      await client.connect();
       this.throwIfClosed();
       this.layout = await prepareTable(client, this.settings.table, this.settings.createTable, this.local);
       this.copySql = `COPY ${qualifiedTable(this.settings.table)} (${this.layout.columns
