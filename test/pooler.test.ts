@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateServer, type PrivateServer } from '../support/private-postgres.mjs';
 import { queryOnce } from './support/database.js';
-import { startPgBouncer, type PrivatePgBouncer } from './support/pgbouncer.js';
+import { startPgBouncer, type PrivatePgBouncer } from '../support/pgbouncer.mjs';
 import { eventually, range, seqs, startReader } from './support/records.js';
 import { FIXTURES, cliStdout, jsonLines, runCli, runNode } from './support/spawn.js';
 import { startViewerProcess } from './support/viewer.js';
@@ -37,28 +37,38 @@ function expectEachOnce(copies: Map<number, number>, count: number): void {
   expect([...copies.values()].filter((n) => n !== 1)).toEqual([]);
 }
 
-function runApp(application: string, count: number) {
+function runApp(url: string, application: string, count: number) {
   return runNode(`${FIXTURES}app.mjs`, ['natural', String(count)], {
-    env: { FIXTURE_OPTIONS: JSON.stringify({ connectionString: pooler.url, application }) },
+    env: { FIXTURE_OPTIONS: JSON.stringify({ connectionString: url, application }) },
+    timeoutMs: 120_000,
   });
+}
+
+/**
+ * `processes` copies of the fixture app log `count` numbered records each at once, through the
+ * transport: each record is stored once, and each process got its own run number.
+ */
+async function logAtOnce(url: string, application: string, processes: number, count: number): Promise<void> {
+  const results = await Promise.all(range(processes).map(() => runApp(url, application, count)));
+  for (const result of results) {
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  }
+  const perSeq = await copiesPerSeq(application);
+  expect([...perSeq.keys()]).toEqual(range(count));
+  expect([...perSeq.values()].every((n) => n === processes)).toBe(true);
+  const runs = await queryOnce<{ run_number: number; rows: number }>(
+    server.url,
+    `SELECT run_number, count(*)::int AS rows FROM log WHERE application_name = $1
+      AND record IS NOT NULL GROUP BY 1 ORDER BY 1`,
+    [application],
+  );
+  expect(runs).toEqual(range(processes).map((index) => ({ run_number: index + 1, rows: count })));
 }
 
 describe('through PgBouncer in transaction mode, stock settings', () => {
   it('four processes log at once with the transport: each record once, four distinct run numbers', async () => {
-    const results = await Promise.all(range(4).map(() => runApp('pooled-transport', 2000)));
-    for (const result of results) {
-      expect(result.stderr).toBe('');
-      expect(result.code).toBe(0);
-    }
-    const perSeq = await copiesPerSeq('pooled-transport');
-    expect([...perSeq.keys()]).toEqual(range(2000));
-    expect([...perSeq.values()].every((n) => n === 4)).toBe(true);
-    const runs = await queryOnce<{ run_number: number; rows: number }>(
-      server.url,
-      `SELECT run_number, count(*)::int AS rows FROM log WHERE application_name = 'pooled-transport'
-        AND record IS NOT NULL GROUP BY 1 ORDER BY 1`,
-    );
-    expect(runs).toEqual(range(4).map((index) => ({ run_number: index + 1, rows: 2000 })));
+    await logAtOnce(pooler.url, 'pooled-transport', 4, 2000);
   });
 
   it('pipe mode: every line stored once', async () => {
@@ -98,6 +108,17 @@ describe('through PgBouncer in transaction mode, stock settings', () => {
     } finally {
       viewer.cli.kill();
     }
+  });
+});
+
+// Issue 10 item 4: many writers into one table.
+describe('sixteen processes log at once into one table', () => {
+  it('directly: each record once, sixteen distinct run numbers', { timeout: 180_000 }, async () => {
+    await logAtOnce(server.url, 'sixteen-direct', 16, 500);
+  });
+
+  it('through PgBouncer in transaction mode: the same', { timeout: 180_000 }, async () => {
+    await logAtOnce(pooler.url, 'sixteen-pooled', 16, 500);
   });
 });
 

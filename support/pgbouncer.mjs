@@ -3,28 +3,18 @@
  * transaction mode and otherwise the settings a stock install has, so the tests meet what users meet
  * (issue 10). As root it runs as the postgres OS user: PgBouncer refuses to run as root.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../support/private-postgres.mjs';
-
-export interface PrivatePgBouncer {
-  /** The server's URL with the host and port replaced by the pooler's. */
-  url: string;
-  port: number;
-  /** Immediate shutdown (SIGTERM): client connections are cut, as in a crash or a redeploy. */
-  stop(): Promise<void>;
-  start(): Promise<void>;
-  remove(): Promise<void>;
-}
+import { freePort } from './private-postgres.mjs';
 
 const BINARY = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((path) => existsSync(path));
 
 /** pool_mode, and the one line a stock Debian pgbouncer.ini sets beyond the defaults. */
-function config(directory: string, port: number, serverPort: number, poolMode: string): string {
+function config(directory, port, serverPort, poolMode) {
   return `[databases]
 * = host=127.0.0.1 port=${serverPort}
 
@@ -41,10 +31,8 @@ ignore_startup_parameters = extra_float_digits
 `;
 }
 
-export async function startPgBouncer(
-  serverUrl: string,
-  { poolMode = 'transaction' }: { poolMode?: string } = {},
-): Promise<PrivatePgBouncer> {
+/** @returns {Promise<import('./pgbouncer.mjs').PrivatePgBouncer>} */
+export async function startPgBouncer(serverUrl, { poolMode = 'transaction' } = {}) {
   if (!BINARY) throw new Error('pgbouncer is not installed: apt-get install -y pgbouncer (.ci/run does)');
   const server = new URL(serverUrl);
   const directory = await mkdtemp(join(tmpdir(), 'logweaver-pgbouncer-'));
@@ -57,7 +45,7 @@ export async function startPgBouncer(
   if (owner) {
     for (const name of ['', 'userlist.txt', 'pgbouncer.ini']) await chown(join(directory, name), owner.uid, owner.gid);
   }
-  let child: ChildProcess | undefined;
+  let child;
   const start = async () => {
     child = spawn(BINARY, [join(directory, 'pgbouncer.ini')], { stdio: 'ignore', ...owner });
     await waitForPort(port, child);
@@ -86,14 +74,14 @@ export async function startPgBouncer(
   };
 }
 
-function postgresOwner(): { uid: number; gid: number } | undefined {
+function postgresOwner() {
   if (process.getuid?.() !== 0) return undefined;
-  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
   return { uid: id('-u'), gid: id('-g') };
 }
 
 /** Resolves once the port accepts connections; rejects if the process exits first. */
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+async function waitForPort(port, child) {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`pgbouncer exited with code ${child.exitCode}`);
@@ -103,7 +91,7 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   throw new Error(`pgbouncer did not listen on port ${port} within 10 s`);
 }
 
-function accepts(port: number): Promise<boolean> {
+function accepts(port) {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => {
