@@ -44,12 +44,22 @@ export interface TlsPlan {
 
 type Env = Record<string, string | undefined>;
 
+/** A parameter's value and where it came from (`sslrootcert in DATABASE_URL`, `PGSSLROOTCERT`). */
+interface Picked {
+  value: string;
+  label: string;
+}
+
 /**
  * The plan from the URL's parameters (`from` names the URL's source) and the environment; undefined
  * when neither names an sslmode or a file (pg's own default then: no TLS).
  */
-export function resolveTls(parameters: Partial<Record<TlsParameter, string>>, from: string, env: Env) {
-  const pick = (name: TlsParameter) =>
+export function resolveTls(
+  parameters: Partial<Record<TlsParameter, string>>,
+  from: string,
+  env: Env,
+): TlsPlan | undefined {
+  const pick = (name: TlsParameter): Picked | undefined =>
     parameters[name] !== undefined
       ? { value: parameters[name], label: `${name} in ${from}` }
       : env[VARIABLES[name]]
@@ -62,17 +72,12 @@ export function resolveTls(parameters: Partial<Record<TlsParameter, string>>, fr
   return plan(sslmode, files);
 }
 
-function parseMode(picked: { value: string; label: string } | undefined): SslMode {
+function parseMode(picked: Picked | undefined): SslMode {
   if (!picked) return 'prefer'; // libpq's default, when only certificate files are named
   // node-postgres's name for "encrypt, verify nothing": libpq's require without a root certificate.
   if (picked.value === 'no-verify') return 'require';
   if ((MODES as readonly string[]).includes(picked.value)) return picked.value as SslMode;
   throw new OptionError(`${picked.label} must be one of ${MODES.join(', ')}; got ${describe(picked.value)}`);
-}
-
-interface Picked {
-  value: string;
-  label: string;
 }
 
 function plan(mode: SslMode, files: { rootCert?: Picked; cert?: Picked; key?: Picked }): TlsPlan {
