@@ -1,5 +1,6 @@
 /**
- * What each write transaction sets for itself: the timeouts and the time zone.
+ * The writer's connection settings, and what each write transaction sets for itself: the timeouts
+ * and the time zone.
  *
  * Nothing is sent as a startup parameter or SET for the session. A pooler in transaction mode
  * (PgBouncer with its stock settings) refuses startup parameters beyond a handful
@@ -9,6 +10,7 @@
  * round trip: it travels in the query string of the transaction's first statement.
  */
 import pg from 'pg';
+import type { ConnectionSettings } from '../connection.js';
 import { inTransaction } from '../transaction.js';
 
 // A batch is at most 8 MiB and normally commits in well under a second, so these are generous; they
@@ -16,6 +18,25 @@ import { inTransaction } from '../transaction.js';
 // network goes unnoticed: the server's own timeouts cannot reach a client whose packets vanish.
 export const STATEMENT_TIMEOUT_MS = 10_000;
 export const LOCK_TIMEOUT_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 5_000;
+/** How much longer than the server's own timeout the client waits before it gives up on a statement. */
+const WATCHDOG_MARGIN_MS = 3_000;
+/** The client's own deadline for a statement: a black-holed network never answers the server's timeout. */
+export const CLIENT_DEADLINE_MS = STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS;
+
+export function writerConfig(connection: ConnectionSettings): pg.ClientConfig {
+  return {
+    ...connection.config,
+    password: connection.config.password,
+    // The one startup parameter beyond pg's defaults that poolers accept (PgBouncer tracks it); the
+    // timeouts and the time zone are set per transaction (localSettings).
+    application_name: 'logweaver-pino',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: CLIENT_DEADLINE_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5_000,
+  };
+}
 
 /** `SET LOCAL ...` statements, joined by `; `, for the start of every write transaction. */
 export function localSettings(timezone: string): string {

@@ -11,7 +11,7 @@ import { connectClient } from '../tls.js';
 import { encodeBatch } from './copy.js';
 import { allocateRun, endRun, type RunIdentity } from './run.js';
 import { prepareTable, qualifiedLedgerTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
-import { localSettings, STATEMENT_TIMEOUT_MS, withSettings } from './session.js';
+import { CLIENT_DEADLINE_MS, localSettings, withSettings, writerConfig } from './session.js';
 
 interface WriterSettings {
   connection: ConnectionSettings;
@@ -24,10 +24,6 @@ interface WriterSettings {
   onConnectionError: (error: Error) => void;
 }
 
-/** Timeouts that turn a hung server or a dead network into an error within seconds (and session.ts). */
-const CONNECT_TIMEOUT_MS = 5_000;
-/** How much longer than the server's own timeout the client waits before it gives up on a statement. */
-const WATCHDOG_MARGIN_MS = 3_000;
 /** A connection that does not close within this after `end()` (a black hole never answers) is destroyed. */
 const END_TIMEOUT_MS = 1_000;
 
@@ -208,21 +204,6 @@ export class Writer {
   }
 }
 
-function writerConfig(connection: ConnectionSettings): pg.ClientConfig {
-  return {
-    ...connection.config,
-    password: connection.config.password,
-    // The one startup parameter beyond pg's defaults that poolers accept (PgBouncer tracks it); the
-    // timeouts and the time zone are set per transaction (session.ts).
-    application_name: 'logweaver-pino',
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    // Enforced by the client too: a black-holed network never answers the server's timeout.
-    query_timeout: STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS,
-    keepAlive: true,
-    keepAliveInitialDelayMillis: 5_000,
-  };
-}
-
 function ledgerInsert(table: TableName, batchId: string, rows: number): string {
   if (!/^[0-9a-f-]{36}$/.test(batchId)) throw new Error(`not a batch id: ${batchId}`);
   return `INSERT INTO ${qualifiedLedgerTable(table)} (batch_id, rows) VALUES ('${batchId}', ${rows})`;
@@ -281,9 +262,9 @@ function socketOf(client: pg.Client): { destroy(): void } {
 function copy(client: pg.Client, sql: string, payload: Buffer, onSent?: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const watchdog = setTimeout(() => {
-      reject(new Error(`no answer from the database within ${(STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS) / 1000} s`));
+      reject(new Error(`no answer from the database within ${CLIENT_DEADLINE_MS / 1000} s`));
       socketOf(client).destroy();
-    }, STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS);
+    }, CLIENT_DEADLINE_MS);
     const stream = client.query(copyFrom(sql));
     stream.on('error', (error) => {
       clearTimeout(watchdog);
