@@ -8,6 +8,7 @@ import type { ClientConfig } from 'pg';
 import { parse } from 'pg-connection-string';
 import { OptionError } from './errors.js';
 import { redactCredentials, rememberName, rememberSecret, secretsInConnectionString } from './secrets.js';
+import { resolveTls, TLS_PARAMETERS, type TlsPlan } from './tls.js';
 
 export interface ConnectionSettings {
   /** Handed to pg.Client; the password is non-enumerable so it never reaches a log or an error. */
@@ -16,6 +17,8 @@ export interface ConnectionSettings {
   source: string;
   /** user@host:port/database, with no password: safe for messages. */
   description: string;
+  /** sslmode and pg's `ssl` option per attempt (tls.ts); undefined: pg's default, no TLS. */
+  tls?: TlsPlan;
 }
 
 type Env = Record<string, string | undefined>;
@@ -30,29 +33,54 @@ export function resolveConnection(connectionString: string | undefined, label: s
   // pg falls back to PGPASSWORD itself, whichever source is chosen.
   rememberSecret(env.PGPASSWORD);
   rememberSecret(env.OpenClone_LogDB_Password);
-  if (connectionString !== undefined) return fromUrl(connectionString, label);
+  if (connectionString !== undefined) return fromUrl(connectionString, label, env);
   for (const name of ['LOGWEAVER_DATABASE_URL', 'DATABASE_URL']) {
     const url = env[name];
-    if (url) return fromUrl(url, name);
+    if (url) return fromUrl(url, name, env);
   }
-  if (PG_VARIABLES.some((name) => env[name])) return fromParts({}, 'PG* environment variables', env);
-  if (env.OpenClone_DB_Host || env.OpenClone_LogDB_Name) return fromOpenClone(env);
-  return fromParts({}, 'libpq defaults', env);
+  const tls = resolveTls({}, 'the environment', env);
+  if (PG_VARIABLES.some((name) => env[name])) return withTls(fromParts({}, 'PG* environment variables', env), tls);
+  if (env.OpenClone_DB_Host || env.OpenClone_LogDB_Name) return withTls(fromOpenClone(env), tls);
+  return withTls(fromParts({}, 'libpq defaults', env), tls);
 }
 
-function fromUrl(url: string, source: string): ConnectionSettings {
+/** pg's `ssl` set from the plan, so that pg never reads PGSSLMODE with its own meanings. */
+function withTls(settings: ConnectionSettings, tls: TlsPlan | undefined): ConnectionSettings {
+  if (!tls) return settings;
+  settings.config.ssl = tls.first;
+  return { ...settings, tls };
+}
+
+/** The URL without its TLS parameters (read by tls.ts), and their values. */
+function takeTlsParameters(url: string): { rest: string; parameters: Record<string, string> } {
+  const mark = url.indexOf('?');
+  if (mark === -1) return { rest: url, parameters: {} };
+  const query = new URLSearchParams(url.slice(mark + 1));
+  const parameters: Record<string, string> = {};
+  for (const name of TLS_PARAMETERS) {
+    const value = query.get(name);
+    if (value !== null) parameters[name] = value;
+    query.delete(name);
+  }
+  const kept = query.toString();
+  return { rest: `${url.slice(0, mark)}${kept === '' ? '' : `?${kept}`}`, parameters };
+}
+
+function fromUrl(url: string, source: string, env: Env): ConnectionSettings {
   for (const secret of secretsInConnectionString(url)) rememberSecret(secret);
   refuseUnreadable(url, source);
+  const { rest, parameters } = takeTlsParameters(url);
   let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parse(url);
+    parsed = parse(rest);
   } catch {
     // No cause: what a parser says about a URL may quote it, and an uncaught error prints its cause.
     throw new OptionError(`${source} is not a valid PostgreSQL URL: ${redactCredentials(url)}`);
   }
-  const { password, ...rest } = parsed;
+  const { password, ...visible } = parsed;
   rememberSecret(password);
-  return fromParts({ ...rest, password: password ?? undefined } as ClientConfig, source, {});
+  const settings = fromParts({ ...visible, password: password ?? undefined } as ClientConfig, source, {});
+  return withTls(settings, resolveTls(parameters, source, env));
 }
 
 /**

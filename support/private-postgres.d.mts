@@ -19,4 +19,7 @@ export interface PrivateServerOptions {
   listenAddresses?: string[];
 }
 
+/** A port on 127.0.0.1 that nothing listened on a moment ago. */
+export function freePort(): Promise<number>;
+
 export function startPrivateServer(label: string, options?: PrivateServerOptions): Promise<PrivateServer>;

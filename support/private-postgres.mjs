@@ -98,7 +98,8 @@ function id(flag) {
   return execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 }
 
-function freePort() {
+/** A port on 127.0.0.1 that nothing listened on a moment ago. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

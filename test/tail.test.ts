@@ -1,6 +1,6 @@
 // `logweaver-pino tail` against the package's own table, through the real binary.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaSql } from '../src/write/schema.js';
+import { schemaSql } from '../src/write/ddl.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { insertRows, openTransaction, type SeedRow } from './support/seed.js';
 import type { StoredRow } from '../src/read/rows.js';

@@ -4,7 +4,7 @@
 // the server answers a normal request afterwards.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaSql } from '../src/write/schema.js';
+import { schemaSql } from '../src/write/ddl.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { OPENCLONE_TABLE } from './support/seed.js';
 import { startViewerProcess, type RunningViewer } from './support/viewer.js';

@@ -2,7 +2,7 @@
 // tested in Chromium by `npm run test:browser`).
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaSql } from '../src/write/schema.js';
+import { schemaSql } from '../src/write/ddl.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { createWideTable } from './support/seed.js';
 import { runCli } from './support/spawn.js';

@@ -3,13 +3,14 @@
  * writing would fail, 0 otherwise (warnings included), and prints the fix for each problem.
  */
 import type { Writable } from 'node:stream';
-import pg from 'pg';
+import type pg from 'pg';
 import { databaseFindings } from '../doctor/verdicts.js';
 import { readFacts } from '../doctor/facts.js';
 import { finding, type Finding } from '../doctor/findings.js';
 import { spoolFinding } from '../doctor/spool.js';
 import { errorText } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
+import { connectClient } from '../tls.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const LABELS = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
@@ -25,21 +26,24 @@ export async function runDoctor(options: ResolvedOptions, stdout: Writable): Pro
 }
 
 async function checkDatabase(options: ResolvedOptions): Promise<Finding[]> {
-  const client = new pg.Client({
+  const config = {
     ...options.connection.config,
     password: options.connection.config.password,
     application_name: 'logweaver-pino doctor',
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-  });
-  client.on('error', () => undefined); // a dropped connection fails the query in flight as well
+  };
+  let client: pg.Client | undefined;
   try {
-    await client.connect();
+    // As the writer connects: the same sslmode, with its fallback for allow and prefer.
+    ({ client } = await connectClient(config, options.connection.tls, (connecting) =>
+      connecting.on('error', () => undefined),
+    ));
     return databaseFindings(await readFacts(client, options), options);
   } catch (error) {
     const text = `cannot reach the database as ${options.connection.description}: ${errorText(error)}`;
     return [finding('connection', 'fail', text, [`check the database URL (from ${options.connection.source})`])];
   } finally {
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
   }
 }
 

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { openReader } from '../read/connect.js';
 import { parseFilters, parseLimit, resolveReadTarget, type ReadTarget } from '../read/options.js';
 import { listRuns, type RunSummary, type RunsRequest } from '../read/runs.js';
+import { readOnly } from '../read/read-only.js';
 import { addSelectionOptions, addTargetOptions } from './flags.js';
 
 const DEFAULT_RUNS_PER_MACHINE = 10;
@@ -48,7 +49,7 @@ function runsSettings(
 async function runRuns(target: ReadTarget, request: RunsRequest, json: boolean, stdout: Writable): Promise<void> {
   const reader = await openReader(target, 'runs');
   try {
-    const runs = await listRuns(reader.client, reader.context, request);
+    const runs = await readOnly(reader.client, () => listRuns(reader.client, reader.context, request));
     stdout.write(
       runs
         .map((run) => (json ? JSON.stringify(run) : describeRun(run)))

@@ -4,7 +4,7 @@
  * them, the log table's columns and its indexes.
  */
 import type pg from 'pg';
-import { qualifiedLedgerTable, qualifiedRunsTable, qualifiedTable, type TableName } from '../write/schema.js';
+import { qualifiedLedgerTable, qualifiedRunsTable, qualifiedTable, type TableName } from '../write/ddl.js';
 
 export type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
 

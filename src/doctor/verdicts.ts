@@ -5,7 +5,8 @@
 import pg from 'pg';
 import type { ResolvedOptions } from '../options.js';
 import { RECORD_COLUMN } from '../write/copy.js';
-import { columnProblems, READ_INDEXES, readIndexSql, type ReadIndex, type TableName } from '../write/schema.js';
+import { columnProblems } from '../write/schema.js';
+import { READ_INDEXES, readIndexSql, type ReadIndex, type TableName } from '../write/ddl.js';
 import type { DatabaseFacts, IndexFacts, Privilege, TableFacts } from './facts.js';
 import { combine, finding, type Finding } from './findings.js';
 

@@ -16,7 +16,7 @@ import { errorText } from '../errors.js';
 import { runIdentity } from '../identity.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Reporter } from '../report.js';
-import { tableNameOf } from '../write/schema.js';
+import { tableNameOf } from '../write/ddl.js';
 import { Writer } from '../write/writer.js';
 import { BatchesAhead } from './ahead.js';
 import { RowBuffer } from './batch.js';

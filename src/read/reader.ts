@@ -14,6 +14,7 @@ import type { Filters } from './options.js';
 import { pageQuery, rowByIdQuery, WINDOW_IDS, type PageRequest, type SqlQuery } from './query.js';
 import { toStoredRow, type RawRow, type StoredRow } from './rows.js';
 import type { TableShape } from './table.js';
+import { readOnly } from './read-only.js';
 
 export { WINDOW_IDS };
 
@@ -139,14 +140,8 @@ async function inOneSnapshot<T>(
   context: ReadContext,
   work: (snapshot: string, range: IdRange) => Promise<T>,
 ): Promise<T> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  try {
+  return readOnly(client, async () => {
     const result = await client.query<{ snapshot: string }>('SELECT txid_current_snapshot()::text AS snapshot');
-    const value = await work((result.rows[0] as { snapshot: string }).snapshot, await idRange(client, context));
-    await client.query('COMMIT');
-    return value;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+    return work((result.rows[0] as { snapshot: string }).snapshot, await idRange(client, context));
+  });
 }

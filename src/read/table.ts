@@ -5,7 +5,8 @@
  */
 import type pg from 'pg';
 import { LOGWEAVER_COLUMNS, RECORD_COLUMN } from '../write/copy.js';
-import { qualifiedRunsTable, qualifiedTable, TableError, type TableName } from '../write/schema.js';
+import { TableError } from '../write/schema.js';
+import { qualifiedRunsTable, qualifiedTable, type TableName } from '../write/ddl.js';
 
 export interface TableShape {
   name: TableName;

@@ -13,11 +13,9 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import pg from 'pg';
 import { describe, errorText, OptionError } from '../errors.js';
-import { readerConfig, withDatabase } from '../read/connect.js';
+import { openReader, readerConfig } from '../read/connect.js';
 import type { ReadTarget } from '../read/options.js';
-import type { ReadContext } from '../read/reader.js';
-import { detectShape } from '../read/table.js';
-import { tableNameOf } from '../write/schema.js';
+import { readOnly } from '../read/read-only.js';
 import { apiHandler, NotFound, type ViewContext } from './api.js';
 
 export interface ViewerSettings {
@@ -72,9 +70,12 @@ const MAX_HEADER_BYTES = 16 * 1024;
 
 export async function startViewer(settings: ViewerSettings): Promise<RunningViewer> {
   const assets = loadAssets();
-  const pool = new pg.Pool({ ...readerConfig(settings.target, 'view'), max: POOL_SIZE });
+  // The first connection learns the table's shape, and for sslmode allow or prefer whether TLS is used.
+  const first = await openReader(settings.target, 'view');
+  await first.close();
+  const pool = new pg.Pool({ ...readerConfig(settings.target, 'view'), ssl: first.ssl, max: POOL_SIZE });
   pool.on('error', () => undefined); // an idle connection that drops is replaced at the next request
-  const context = { ...(await connectContext(pool, settings.target)), remoteImages: settings.remoteImages };
+  const context = { ...first.context, remoteImages: settings.remoteImages };
   const served: Served = { pool, context, assets, host: settings.host, policy: pagePolicy(settings.remoteImages) };
   // An explicit header limit, whatever NODE_OPTIONS says: a longer request line or header is a 431.
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) =>
@@ -101,23 +102,6 @@ function loadAssets(): Map<string, { body: Buffer; type: string }> {
       { body: readFileSync(new URL(file, ASSET_DIRECTORY)), type },
     ]),
   );
-}
-
-async function connectContext(pool: pg.Pool, target: ReadTarget): Promise<ReadContext> {
-  try {
-    const client = await pool.connect();
-    try {
-      return {
-        shape: await detectShape(client, tableNameOf(target)),
-        timezone: target.timezone,
-      };
-    } finally {
-      client.release();
-    }
-  } catch (error) {
-    await pool.end().catch(() => undefined);
-    throw withDatabase(error, target);
-  }
 }
 
 function listen(server: Server, settings: ViewerSettings): Promise<void> {
@@ -185,7 +169,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, served
   try {
     const client = await served.pool.connect();
     try {
-      send(response, 200, await handler(client, served.context, target.query));
+      send(response, 200, await readOnly(client, () => handler(client, served.context, target.query)));
     } finally {
       client.release();
     }

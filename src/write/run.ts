@@ -10,7 +10,9 @@
  * what window is left).
  */
 import type pg from 'pg';
-import { qualifiedRunsTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
+import type { TableLayout } from './schema.js';
+import { qualifiedRunsTable, qualifiedTable, type TableName } from './ddl.js';
+import { queueForLock } from './session.js';
 
 export interface RunIdentity {
   application: string;
@@ -37,9 +39,11 @@ export async function allocateRun(
   name: TableName,
   layout: TableLayout,
   run: RunIdentity,
+  /** The transaction's SET LOCAL statements (session.ts): lock_timeout bounds the wait for the lock. */
+  settings: string,
 ): Promise<number> {
   for (let attempt = 1; ; attempt++) {
-    const number = await allocateOnce(client, name, layout, run, attempt < MAX_ATTEMPTS);
+    const number = await allocateOnce(client, name, layout, run, settings, attempt < MAX_ATTEMPTS);
     if (number !== undefined) return number;
   }
 }
@@ -50,15 +54,15 @@ async function allocateOnce(
   name: TableName,
   layout: TableLayout,
   run: RunIdentity,
+  settings: string,
   check: boolean,
 ): Promise<number | undefined> {
   // READ COMMITTED whatever the role's default: the check must see what LogWeaver committed after
   // this transaction began.
-  await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+  await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; ${settings}`);
   try {
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-      `logweaver-pino run\n${name.schema}.${name.table}\n${run.application}\n${run.machineName}`,
-    ]);
+    const key = `logweaver-pino run\n${name.schema}.${name.table}\n${run.application}\n${run.machineName}`;
+    await queueForLock(client, key, settings);
     const shared = layout.hasRunsTable ? await runOfKey(client, name, run) : undefined;
     if (shared !== undefined) {
       await client.query('COMMIT');

@@ -7,9 +7,12 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { LogRow } from '../ingest/enrich.js';
 import type { ConnectionSettings } from '../connection.js';
+import { connectClient } from '../tls.js';
 import { encodeBatch } from './copy.js';
 import { allocateRun, endRun, type RunIdentity } from './run.js';
-import { prepareTable, qualifiedLedgerTable, qualifiedTable, type TableLayout, type TableName } from './schema.js';
+import { prepareTable, type TableLayout } from './schema.js';
+import { qualifiedLedgerTable, qualifiedTable, type TableName } from './ddl.js';
+import { CLIENT_DEADLINE_MS, localSettings, withSettings, writerConfig } from './session.js';
 
 interface WriterSettings {
   connection: ConnectionSettings;
@@ -17,21 +20,12 @@ interface WriterSettings {
   createTable: boolean;
   /** A promise while the machine name is still being looked up (identity.runIdentity). */
   run: RunIdentity | Promise<RunIdentity>;
-  /** The session's TimeZone, for anything the server formats or computes in this session. */
+  /** The TimeZone of each transaction, for anything the server formats or computes in it. */
   timezone: string;
   /** Called when the idle connection fails, so the failure is reported and not thrown. */
   onConnectionError: (error: Error) => void;
 }
 
-/** Timeouts that turn a hung server or a dead network into an error within seconds. */
-// A batch is at most 8 MiB and normally commits in well under a second, so these are generous; they
-// are short because the client-side deadline (statement timeout + margin) is also how long a black-holed
-// network goes unnoticed: the server's own timeouts cannot reach a client whose packets vanish.
-const CONNECT_TIMEOUT_MS = 5_000;
-const STATEMENT_TIMEOUT_MS = 10_000;
-const LOCK_TIMEOUT_MS = 5_000;
-/** How much longer than the server's own timeout the client waits before it gives up on a statement. */
-const WATCHDOG_MARGIN_MS = 3_000;
 /** A connection that does not close within this after `end()` (a black hole never answers) is destroyed. */
 const END_TIMEOUT_MS = 1_000;
 
@@ -60,8 +54,12 @@ export class Writer {
   private closed = false;
   private generation = 0;
   private readonly spare: Buffer[] = [];
+  /** The SET LOCAL statements every transaction starts with (session.ts). */
+  private readonly local: string;
 
-  constructor(private readonly settings: WriterSettings) {}
+  constructor(private readonly settings: WriterSettings) {
+    this.local = localSettings(settings.timezone);
+  }
 
   /** The run number, once the first connection has allocated it. */
   get runNumber(): number | undefined {
@@ -115,11 +113,12 @@ export class Writer {
     const payload = usable ? encoded : (this.encode(rows) as Payload);
     const ledger = batchId !== undefined && layout.hasLedger;
     try {
-      // BEGIN, the ledger row (the id is a UUID of our own) and the COPY travel as one query string,
-      // so a batch costs one round trip more than a bare COPY: the COMMIT.
+      // BEGIN, the settings, the ledger row (the id is a UUID of our own) and the COPY travel as one
+      // query string, so a batch costs one round trip more than a bare COPY: the COMMIT. Without a
+      // ledger, the settings and the COPY are one implicit transaction.
       const sql = ledger
-        ? `BEGIN; ${ledgerInsert(this.settings.table, batchId, rows.length)}; ${this.copySql}`
-        : this.copySql;
+        ? `BEGIN; ${this.local}; ${ledgerInsert(this.settings.table, batchId, rows.length)}; ${this.copySql}`
+        : `${this.local}; ${this.copySql}`;
       await copy(client, sql, payload.bytes, onSent);
       if (ledger) await client.query('COMMIT');
     } catch (error) {
@@ -132,7 +131,10 @@ export class Writer {
     this.release(payload);
   }
 
-  /** Whether a batch written with this id was committed (false when there is no ledger). */
+  /**
+   * Whether a batch written with this id was committed (false when there is no ledger). A look-up by
+   * primary key waits for no lock; the client's query_timeout bounds it.
+   */
   async wasCommitted(batchId: string): Promise<boolean> {
     const client = await this.connection();
     if (!this.layout?.hasLedger) return false;
@@ -149,7 +151,11 @@ export class Writer {
     const client = this.client;
     if (!client) return;
     if (this.layout?.hasRunsTable && this.run !== undefined && this.identity) {
-      await endRun(client, this.settings.table, this.identity, this.run, end).catch(() => undefined);
+      const { table } = this.settings;
+      const [identity, runNumber] = [this.identity, this.run];
+      await withSettings(client, this.local, () => endRun(client, table, identity, runNumber, end)).catch(
+        () => undefined,
+      );
     }
     this.client = undefined;
     await client.end().catch(() => undefined);
@@ -157,34 +163,25 @@ export class Writer {
 
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({
-      ...this.settings.connection.config,
-      password: this.settings.connection.config.password,
-      application_name: 'logweaver-pino',
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      statement_timeout: STATEMENT_TIMEOUT_MS,
-      lock_timeout: LOCK_TIMEOUT_MS,
-      // Enforced by the client too: a black-holed network never answers the server's timeout.
-      query_timeout: STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS,
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 5_000,
-      options: this.settings.timezone === 'system' ? undefined : `-c TimeZone=${this.settings.timezone}`,
-    });
-    // An 'error' event with no listener would kill the worker: report it, drop the connection.
-    client.on('error', (error) => {
-      if (this.client === client) this.disconnect();
-      this.settings.onConnectionError(error);
-    });
+    const { client } = await connectClient(
+      writerConfig(this.settings.connection),
+      this.settings.connection.tls,
+      (client) =>
+        // An 'error' event with no listener would kill the worker: report it, drop the connection.
+        client.on('error', (error) => {
+          if (this.client === client) this.disconnect();
+          this.settings.onConnectionError(error);
+        }),
+    );
     try {
-      await client.connect();
       this.throwIfClosed();
-      this.layout = await prepareTable(client, this.settings.table, this.settings.createTable);
+      this.layout = await prepareTable(client, this.settings.table, this.settings.createTable, this.local);
       this.copySql = `COPY ${qualifiedTable(this.settings.table)} (${this.layout.columns
         .map((column) => pg.escapeIdentifier(column))
         .join(', ')}) FROM STDIN (FORMAT binary)`;
       this.identity ??= await this.settings.run;
-      this.run ??= await allocateRun(client, this.settings.table, this.layout, this.identity);
-      if (this.layout.hasLedger) await pruneLedger(client, this.settings.table);
+      this.run ??= await allocateRun(client, this.settings.table, this.layout, this.identity, this.local);
+      if (this.layout.hasLedger) await pruneLedger(client, this.settings.table, this.local);
       this.throwIfClosed();
     } catch (error) {
       client.end().catch(() => undefined);
@@ -219,9 +216,9 @@ function ledgerInsert(table: TableName, batchId: string, rows: number): string {
 }
 
 /** Ledger entries are only needed until a retry has decided; a day is far more than enough. */
-async function pruneLedger(client: pg.Client, table: TableName): Promise<void> {
+async function pruneLedger(client: pg.Client, table: TableName, settings: string): Promise<void> {
   await client
-    .query(`DELETE FROM ${qualifiedLedgerTable(table)} WHERE committed_at < now() - interval '1 day'`)
+    .query(`${settings}; DELETE FROM ${qualifiedLedgerTable(table)} WHERE committed_at < now() - interval '1 day'`)
     .catch(() => undefined); // a role without DELETE keeps its entries
 }
 
@@ -271,9 +268,9 @@ function socketOf(client: pg.Client): { destroy(): void } {
 function copy(client: pg.Client, sql: string, payload: Buffer, onSent?: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const watchdog = setTimeout(() => {
-      reject(new Error(`no answer from the database within ${(STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS) / 1000} s`));
+      reject(new Error(`no answer from the database within ${CLIENT_DEADLINE_MS / 1000} s`));
       socketOf(client).destroy();
-    }, STATEMENT_TIMEOUT_MS + WATCHDOG_MARGIN_MS);
+    }, CLIENT_DEADLINE_MS);
     const stream = client.query(copyFrom(sql));
     stream.on('error', (error) => {
       clearTimeout(watchdog);

@@ -2,7 +2,7 @@
 // `logweaver-pino view` process from a real PostgreSQL table.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
-import { schemaSql } from '../../src/write/schema.js';
+import { schemaSql } from '../../src/write/ddl.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertRows, OPENCLONE_TABLE } from '../support/seed.js';
 import { startViewerProcess, type RunningViewer } from '../support/viewer.js';
