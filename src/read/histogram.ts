@@ -14,6 +14,7 @@ import { idRangeOf, lastRowAtOrBelow, rowAtOrAbove, type IdRange } from './id-se
 import { filterConditions, Parameters, whereClause } from './query.js';
 import type { Filters } from './options.js';
 import type { ReadContext } from './reader.js';
+import { readOnly } from './read-only.js';
 
 /** The most ids one request counts: about 100 ms here for 250,000 rows (bench/read.mjs). */
 export const HISTOGRAM_IDS = 250_000;
@@ -118,20 +119,16 @@ async function countBuckets(
   // Bins start at multiples of the width since the epoch, so that readable buckets are unions of them.
   const stride = `make_interval(secs => ${params.add(axis.width / 1000)}::float8)`;
   const bin = `date_bin(${stride}, "timestamp", timestamptz '1970-01-01 00:00:00+00')`;
-  await client.query('BEGIN READ ONLY');
-  try {
+  // Inside the handler's read-only transaction (read-only.ts), or one of its own when called alone.
+  return readOnly(client, async () => {
     await client.query('SET LOCAL jit = off');
     const result = await client.query<CountRow>(
       `SELECT ${bin} AS bin, level, count(*)::int AS rows, min(log_id) AS first, max(log_id) AS last
          FROM ${context.shape.qualified} ${whereClause(conditions)} GROUP BY 1, 2`,
       params.values,
     );
-    await client.query('COMMIT');
     return result.rows;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
 }
 
 /** Joins the fine counts into buckets of `width` (a multiple of the fine width; both aligned to the epoch). */

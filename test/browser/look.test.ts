@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { schemaSql } from '../../src/write/schema.js';
+import { schemaSql } from '../../src/write/ddl.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertRows, createWideTable } from '../support/seed.js';
 import { startViewerProcess, type RunningViewer } from '../support/viewer.js';

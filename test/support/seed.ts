@@ -1,6 +1,6 @@
 /** Rows put straight into a log table, with known values, for the reading commands to read back. */
 import pg from 'pg';
-import { schemaSql } from '../../src/write/schema.js';
+import { schemaSql } from '../../src/write/ddl.js';
 import { queryOnce } from './database.js';
 
 export interface SeedRow {
