@@ -16,7 +16,7 @@ import type { Filters } from './options.js';
 import type { ReadContext } from './reader.js';
 import { readOnly } from './read-only.js';
 
-/** The most ids one request counts: about 100 ms here for 250,000 rows (bench/read.mjs). */
+/** The most ids one request counts: 110-200 ms here for 250,000 rows, with filters (bench/read.mjs). */
 export const HISTOGRAM_IDS = 250_000;
 
 /** Bucket widths a person can read off an axis, from a second to a week. */
