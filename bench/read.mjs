@@ -17,6 +17,7 @@ import { pageQuery } from '../dist/read/query.js';
 import { WINDOW_IDS } from '../dist/read/reader.js';
 import { detectShape } from '../dist/read/table.js';
 import { listRuns } from '../dist/read/runs.js';
+import { readHistogram } from '../dist/read/histogram.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url));
 const { values } = parseArgs({
@@ -132,6 +133,21 @@ async function timeRequest(base, path) {
   return { ms: performance.now() - started, body };
 }
 
+/** The volume chart as the page asks for it: the first answer, then each part until `next` is gone. */
+async function timeChart(base, query) {
+  const started = performance.now();
+  const first = await timeRequest(base, `/api/histogram?${query}`);
+  let { body } = first;
+  let slowest = first.ms;
+  while (body.next !== undefined) {
+    const axis = { from: body.from, to: body.to, bucketMs: body.bucketMs, below: body.next, lowest: body.lowest };
+    const part = await timeRequest(base, `/api/histogram?${query}&${new URLSearchParams(axis)}`);
+    slowest = Math.max(slowest, part.ms);
+    body = part.body;
+  }
+  return { firstMs: first.ms, slowestMs: slowest, allMs: performance.now() - started };
+}
+
 /** Follows `next` from the first page until `done(rows so far, page)`; ms in all. */
 async function walkPages(base, query, done = (_, page) => page.next === undefined) {
   const started = performance.now();
@@ -202,6 +218,11 @@ async function explainQueries(url, schema) {
       const { scans: used, ms } = await explain(client, query);
       lines.push(`| ${schema}.log | ${name} | ${used.join(', ')} | ${ms.toFixed(1)} |`);
     }
+    const chartStarted = performance.now();
+    await readHistogram(client, { shape, timezone: 'UTC' }, filters({}), 120);
+    lines.push(
+      `| ${schema}.log | histogram, first part (the newest 250,000 ids) | one aggregate over the id window | ${(performance.now() - chartStarted).toFixed(1)} |`,
+    );
     const started = performance.now();
     await listRuns(client, { shape, timezone: 'UTC' }, { applications: [], machines: [], perMachine: 10 });
     lines.push(
@@ -283,6 +304,27 @@ async function measureTable(url, schema) {
       'API applications (page load)',
       (await repeat(() => timeRequest(viewer.url, '/api/meta'))).map((s) => s.ms),
     );
+    // The volume chart (issue 13): its first answer, and every part of it as the page asks for them
+    // (250,000 ids a request), over the whole table, with the filter, and over one day.
+    for (const [name, chartQuery] of [
+      ['whole table', ''],
+      [`filtered (${query})`, query],
+      ['one day (since/until)', 'since=2026-10-20T00:00:00Z&until=2026-10-21T00:00:00Z'],
+    ]) {
+      const charts = await repeat(() => timeChart(viewer.url, `buckets=120&${chartQuery}`));
+      record(
+        `API histogram (volume chart), ${name}: first part`,
+        charts.map((chart) => chart.firstMs),
+      );
+      record(
+        `API histogram (volume chart), ${name}: every part, slowest request`,
+        charts.map((chart) => chart.slowestMs),
+      );
+      record(
+        `API histogram (volume chart), ${name}: every part, in all`,
+        charts.map((chart) => chart.allMs),
+      );
+    }
     record(
       'API runs (jump-to-run list)',
       (await repeat(() => timeRequest(viewer.url, '/api/runs'))).map((s) => s.ms),

@@ -6,6 +6,12 @@
 
 const POLL_INTERVAL_MS = 1000;
 const TYPING_PAUSE_MS = 300;
+/** "3 min ago" is brought up to date this often. */
+const RELATIVE_TIME_REFRESH_MS = 15_000;
+/** Live tail redraws the volume chart at most this often. */
+const CHART_REFRESH_MS = 2000;
+/** About one bar per this many pixels of chart. */
+const BAR_PX = 10;
 
 const state = {
   order: 'desc',
@@ -22,30 +28,26 @@ const state = {
   polling: false,
   /** The log id gone to, while that view lasts. */
   at: null,
+  /** The selected row's log id (j/k, a click), kept in the address. */
+  selected: null,
+  /** Applications named by the address, until the list of applications has loaded (null: all). */
+  wantedApplications: null,
   /** Whether `view --remote-images` lets logged images from other servers load (from /api/meta). */
   remoteImages: false,
+  /** When the volume chart was last asked for (live tail redraws it at most every CHART_REFRESH_MS). */
+  chartAt: 0,
+  /** Bumped by every chart asked for: the parts of an older one are dropped. */
+  chartGeneration: 0,
+  /** Live tail brought rows the chart has not counted yet. */
+  chartStale: false,
+  /** The viewer's time zone (IANA name), from /api/meta or the chart: the time inputs are in it. */
+  zone: 'UTC',
 };
 
 const byId = (id) => document.getElementById(id);
 const tbody = () => byId('rows').tBodies[0];
 
-async function api(path) {
-  const response = await fetch(path, { headers: { accept: 'application/json' } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
-  return body;
-}
-
-/** Runs a step, showing its failure in the error line instead of losing it. */
-async function guarded(step) {
-  try {
-    await step();
-    byId('error').hidden = true;
-  } catch (error) {
-    byId('error').textContent = error.message;
-    byId('error').hidden = false;
-  }
-}
+const { api, guarded } = window.ViewerCommon;
 
 // ---- filters ----
 
@@ -73,6 +75,10 @@ function filterParams() {
   }
   if (!byId('third-party').checked) params.set('thirdParty', 'false');
   const boxes = applicationBoxes();
+  if (boxes.length === 0) {
+    for (const name of state.wantedApplications ?? []) params.append('application', name);
+    return params;
+  }
   const checked = boxes.filter((box) => box.checked).map((box) => box.value);
   if (boxes.length > 0 && checked.length === 0) return null;
   if (checked.length < boxes.length) for (const name of checked) params.append('application', name);
@@ -91,9 +97,10 @@ LOGGED_HTML_SHEET.replaceSync('img { max-width: 320px; max-height: 240px; }');
  * and the page's Content-Security-Policy leaves it no styles (no 'unsafe-inline') and no scripts.
  * The host element is contained (viewer.css): nothing in it paints outside its cell.
  */
-function setMessage(element, message) {
+function setMessage(element, message, fold = false) {
   if (!byId('render-html').checked) {
-    element.textContent = message;
+    if (fold) window.ViewerReading.foldedMessage(element, message);
+    else element.textContent = message;
     return;
   }
   const host = document.createElement('div');
@@ -119,16 +126,22 @@ function cell(tr, className, text) {
 function rowElement(row) {
   const tr = document.createElement('tr');
   tr.dataset.id = String(row.log_id);
+  tr.dataset.level = row.level;
+  // The whole row carries its level: WARNING and above stand out in a page of INFO rows.
+  tr.classList.add(`row-${/^[A-Z]+$/.test(row.level) ? row.level : 'OTHER'}`);
   if (!row.open_clone_log) tr.classList.add('third-party');
   cell(tr, 'id', String(row.log_id));
-  cell(tr, 'time', row.timestamp.replace('T', ' '));
+  window.ViewerReading.timeCell(cell(tr, 'time', ''), row.timestamp);
   cell(tr, `level level-${row.level}`, row.level);
   cell(tr, 'application', row.application_name);
   cell(tr, 'machine', row.machine_name);
   cell(tr, 'run', String(row.run_number));
   cell(tr, 'tags', row.tags);
-  setMessage(cell(tr, 'message', ''), row.message);
-  tr.addEventListener('click', () => guarded(() => showDetails(row.log_id)));
+  setMessage(cell(tr, 'message', ''), row.message, true);
+  tr.addEventListener('click', () => {
+    markSelected(row.log_id);
+    void guarded(() => showDetails(row.log_id));
+  });
   return tr;
 }
 
@@ -177,8 +190,10 @@ function clearRows() {
 
 // ---- loading ----
 
-async function reload() {
+/** Shows the rows of the current filters; `history`: how the address records it (push, replace, none). */
+async function reload(history = 'push') {
   const generation = ++state.generation;
+  if (history !== 'none') recordAddress(history);
   clearRows();
   const params = filterParams();
   if (!params) {
@@ -188,12 +203,14 @@ async function reload() {
   byId('status').textContent = 'Loading…';
   params.set('order', state.order);
   if (state.at !== null) params.set('at', String(state.at));
+  void guarded(refreshChart);
   const page = await api(`/api/rows?${params}`);
   if (generation !== state.generation) return;
   state.next = page.next ?? null;
   state.follow = page.follow;
   addRows(page.rows, false);
   if (state.at !== null) markTarget(state.at);
+  if (state.selected !== null) markSelected(state.selected, false);
   await loadWhileVisible();
 }
 
@@ -243,6 +260,11 @@ function belongsInList(id) {
 
 async function poll() {
   if (!byId('live').checked || !state.follow || state.polling) return;
+  // New rows redraw the chart, at most every CHART_REFRESH_MS: deferred, never dropped.
+  if (state.chartStale && Date.now() - state.chartAt >= CHART_REFRESH_MS) {
+    state.chartStale = false;
+    void guarded(refreshChart);
+  }
   const params = filterParams();
   if (!params) return;
   const generation = state.generation;
@@ -252,6 +274,7 @@ async function poll() {
     const result = await api(`/api/follow?${params}`);
     if (generation !== state.generation) return;
     state.follow = result.cursor;
+    if (result.rows.length > 0) state.chartStale = true;
     addRows(
       result.rows.filter((row) => belongsInList(row.log_id)),
       true,
@@ -259,6 +282,72 @@ async function poll() {
   } finally {
     state.polling = false;
   }
+}
+
+// ---- volume chart ----
+
+/** Adds a later part's counts to the chart's buckets (same axis, so the same bucket starts). */
+function mergeParts(histogram, part) {
+  const byStart = new Map(histogram.buckets.map((bucket) => [bucket.start, bucket]));
+  for (const bucket of part.buckets) {
+    const known = byStart.get(bucket.start);
+    if (!known) byStart.set(bucket.start, bucket);
+    else {
+      for (const [level, count] of Object.entries(bucket.levels))
+        known.levels[level] = (known.levels[level] ?? 0) + count;
+      known.first = Math.min(known.first, bucket.first);
+      known.last = Math.max(known.last, bucket.last);
+    }
+  }
+  histogram.buckets = [...byStart.values()].sort((a, b) => a.start - b.start);
+  histogram.next = part.next;
+}
+
+function drawChart(histogram) {
+  state.zone = histogram.zone;
+  window.VolumeChart.render(byId('volume'), histogram, { onRange: chooseRange, onJump: jumpToBucket });
+  byId('volume-note').textContent = histogram.next === undefined ? '' : 'counting older rows…';
+}
+
+/**
+ * Asks for the chart of the current filters and draws it; a range of many ids comes in parts, newest
+ * first, each drawn as it arrives. A newer chart (other filters, or live tail) stops an older one.
+ */
+async function refreshChart() {
+  const params = filterParams();
+  const chart = ++state.chartGeneration;
+  state.chartAt = Date.now();
+  if (!params) return;
+  const bars = Math.floor(byId('volume').clientWidth / BAR_PX);
+  params.set('buckets', String(Math.min(200, Math.max(10, bars))));
+  const histogram = await api(`/api/histogram?${params}`);
+  while (chart === state.chartGeneration) {
+    drawChart(histogram);
+    if (histogram.next === undefined) break;
+    const part = new URLSearchParams(params);
+    const axis = { from: histogram.from, to: histogram.to, bucketMs: histogram.bucketMs };
+    for (const [name, value] of Object.entries({ ...axis, below: histogram.next, lowest: histogram.lowest })) {
+      part.set(name, String(value));
+    }
+    mergeParts(histogram, await api(`/api/histogram?${part}`));
+  }
+  if (chart === state.chartGeneration) byId('volume').dataset.drawn = String(chart);
+}
+
+/** A drag across the chart: that time range, in the time inputs (milliseconds kept). */
+function chooseRange(from, to) {
+  byId('minutes').value = '';
+  byId('from').value = window.VolumeChart.wallTime(from, state.zone, true);
+  byId('to').value = window.VolumeChart.wallTime(to - 1, state.zone, true);
+  state.at = null;
+  void guarded(reload);
+}
+
+/** A click on a bar: the rows from that bucket on, in the current order, as "go to log id" does. */
+function jumpToBucket(bucket) {
+  state.at = state.order === 'desc' ? bucket.last : bucket.first;
+  byId('live').checked = false;
+  void guarded(reload);
 }
 
 // ---- details ----
@@ -289,9 +378,12 @@ async function showDetails(id) {
     }),
   );
   setMessage(byId('details-message'), row.message);
+  // OpenClone's table has no record: nothing to show, not an empty table.
   const hasRecord = 'record' in row;
+  const fields = hasRecord ? window.ViewerReading.recordTable(byId('details-record-table'), row.record) : 0;
   byId('details-record-title').hidden = !hasRecord;
-  byId('details-record').hidden = !hasRecord;
+  byId('details-record-table').hidden = fields === 0;
+  byId('details-raw').hidden = !hasRecord;
   byId('details-record').textContent = hasRecord ? JSON.stringify(row.record, null, 2) : '';
   byId('details').showModal();
 }
@@ -301,6 +393,7 @@ async function showDetails(id) {
 async function loadApplications() {
   const meta = await api('/api/meta');
   document.title = `${meta.table} · log viewer`;
+  state.zone = meta.zone;
   state.remoteImages = meta.remoteImages === true;
   updateImagesNote();
   const names = [...new Set(meta.machines.map((pair) => pair.application))];
@@ -309,7 +402,7 @@ async function loadApplications() {
       const label = document.createElement('label');
       const box = document.createElement('input');
       box.type = 'checkbox';
-      box.checked = true;
+      box.checked = !state.wantedApplications || state.wantedApplications.includes(name);
       box.value = name;
       box.addEventListener('change', () => guarded(reload));
       label.append(box, ` ${name}`);
@@ -344,6 +437,82 @@ async function jumpToRun(value) {
   await reload();
 }
 
+// ---- the address ----
+
+/** The view as the address records it (viewer/address.js). */
+function currentView() {
+  const boxes = applicationBoxes();
+  const checked = boxes.filter((box) => box.checked).map((box) => box.value);
+  const applications = boxes.length === 0 ? state.wantedApplications : checked.length < boxes.length ? checked : null;
+  return {
+    inputs: Object.fromEntries(window.ViewerAddress.INPUTS.map(([id]) => [id, byId(id).value.trim()])),
+    thirdParty: byId('third-party').checked,
+    applications,
+    order: state.order,
+    at: state.at,
+    row: state.selected,
+  };
+}
+
+function recordAddress(how) {
+  const search = window.ViewerAddress.encode(currentView());
+  if (search === location.search.slice(1)) return;
+  const url = search ? `?${search}` : location.pathname;
+  if (how === 'push') history.pushState(null, '', url);
+  else history.replaceState(null, '', url);
+}
+
+function setOrder(order) {
+  state.order = order;
+  byId('order').textContent = order === 'desc' ? 'Newest first' : 'Oldest first';
+}
+
+/** Puts the address's view into the controls (at start, and on back and forward). */
+function applyAddress() {
+  const view = window.ViewerAddress.decode(location.search);
+  for (const [id, value] of Object.entries(view.inputs)) byId(id).value = value;
+  byId('third-party').checked = view.thirdParty;
+  state.wantedApplications = view.applications;
+  for (const box of applicationBoxes()) box.checked = !view.applications || view.applications.includes(box.value);
+  setOrder(view.order);
+  // A selected row named without a place to start from: start at it, so that it is on the page.
+  state.at = view.at ?? view.row;
+  state.selected = view.row;
+}
+
+/** Marks the selected row; `record`: and keeps it in the address (a click, j/k). */
+function markSelected(id, record = true) {
+  for (const row of tbody().querySelectorAll('tr.selected')) row.classList.remove('selected');
+  state.selected = id;
+  const entry = state.shown.get(id);
+  if (entry) {
+    entry.element.classList.add('selected');
+    entry.element.scrollIntoView({ block: 'nearest' });
+  }
+  if (record) recordAddress('replace');
+}
+
+// ---- keyboard ----
+
+/** j / k: the next or previous row becomes the selected one. */
+function moveSelection(step) {
+  const rows = [...tbody().rows];
+  const index = rows.findIndex((row) => Number(row.dataset.id) === state.selected);
+  const next = rows[index === -1 ? 0 : Math.min(rows.length - 1, Math.max(0, index + step))];
+  if (next) markSelected(Number(next.dataset.id));
+}
+
+/** Keys act on the list only: typing in a field, or a dialog that is open, keeps its own keys. */
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey || byId('details').open) return;
+  if (['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON', 'A', 'SUMMARY'].includes(event.target.tagName)) return;
+  if (event.key === 'j' || event.key === 'k') moveSelection(event.key === 'j' ? 1 : -1);
+  else if (event.key === 'Enter' && state.selected !== null) void guarded(() => showDetails(state.selected));
+  else if (event.key === '/') byId('text').select();
+  else return;
+  event.preventDefault();
+}
+
 // ---- wiring ----
 
 function debounce(action) {
@@ -371,8 +540,7 @@ function wire() {
   }
   byId('filters').addEventListener('submit', (event) => event.preventDefault());
   byId('order').addEventListener('click', () => {
-    state.order = state.order === 'desc' ? 'asc' : 'desc';
-    byId('order').textContent = state.order === 'desc' ? 'Newest first' : 'Oldest first';
+    setOrder(state.order === 'desc' ? 'asc' : 'desc');
     state.at = null;
     refresh();
   });
@@ -394,16 +562,28 @@ function wire() {
     updateStatus();
   });
   byId('render-html').addEventListener('change', () => {
-    for (const { row, element } of state.shown.values()) setMessage(element.querySelector('td.message'), row.message);
+    for (const { row, element } of state.shown.values())
+      setMessage(element.querySelector('td.message'), row.message, true);
     updateImagesNote();
   });
   byId('runs').addEventListener('focus', () => guarded(loadRuns));
   byId('runs').addEventListener('change', () => guarded(() => jumpToRun(byId('runs').value)));
   new IntersectionObserver(() => guarded(loadWhileVisible), { rootMargin: '200px' }).observe(byId('status'));
   setInterval(() => guarded(poll), POLL_INTERVAL_MS);
+  setInterval(() => window.ViewerReading.refreshTimes(tbody()), RELATIVE_TIME_REFRESH_MS);
+  document.addEventListener('keydown', onKey);
+  window.addEventListener(
+    'resize',
+    debounce(() => guarded(refreshChart)),
+  );
 }
 
 wire();
+applyAddress();
+window.addEventListener('popstate', () => {
+  applyAddress();
+  void guarded(() => reload('none'));
+});
 // The first page does not wait for the list of applications (all are shown until one is hidden).
 void guarded(loadApplications);
-void guarded(reload);
+void guarded(() => reload('replace'));

@@ -58,3 +58,8 @@ export function formatTimestamp(date: Date, timezone: string): string {
 export function formatTimestampForPeople(date: Date, timezone: string): string {
   return DateTime.fromJSDate(date, { zone: zoneOf(timezone) }).toFormat('yyyy-MM-dd HH:mm:ss.SSS ZZ');
 }
+
+/** The IANA name of the `timezone` option's zone ('system' resolved), for the page to format times in. */
+export function zoneName(timezone: string): string {
+  return DateTime.local({ zone: zoneOf(timezone) }).zoneName ?? 'UTC';
+}

@@ -10,18 +10,31 @@
  *   GET /api/follow?filters&cursor=TOKEN   rows committed since: { rows, cursor }
  *   GET /api/rows/ID              one row with its record (the details view)
  *   GET /api/runs?application&machine&limit   the last runs (no counts), for jumping to one
+ *   GET /api/runs/summary?application&machine&limit   the last runs with times, rows per level and
+ *                                 how they ended (the runs page)
+ *   GET /api/histogram?filters&buckets=N   rows per time bucket and level (the volume chart); when
+ *                                 it says `next`: &from&to&bucketMs&below=next&lowest for the next part
  */
 import type pg from 'pg';
 import { OptionError } from '../errors.js';
+import { wholeNumber } from '../options.js';
 import { decodeCursor, encodeCursor } from '../read/follow.js';
 import { parseFilters, parseLimit, parseLogId, parseOrder, type Filters, type RawFilters } from '../read/options.js';
 import type { PageRequest } from '../read/query.js';
 import { pollNewRows, readFirstPage, readPage, readRow, type ReadContext } from '../read/reader.js';
-import { listMachines, listRunIdentities } from '../read/runs.js';
+import { isBucketWidth, readHistogram, readHistogramPart, type Axis } from '../read/histogram.js';
+import { listMachines, listRunIdentities, listRuns } from '../read/runs.js';
+import { zoneName } from '../read/time.js';
 
 const PAGE_ROWS = 250;
 const DEFAULT_RUNS_PER_MACHINE = 20;
 const MAX_RUNS_PER_MACHINE = 200;
+const DEFAULT_BUCKETS = 60;
+/** More bars than a screen has room for would only cost time. */
+const MAX_BUCKETS = 400;
+/** The end of the year 9999 in epoch milliseconds, and the largest log id the API reads (15 digits). */
+const MAX_EPOCH_MS = 253_402_300_800_000;
+const MAX_LOG_ID = 999_999_999_999_999;
 
 export class NotFound extends Error {
   override name = 'NotFound';
@@ -65,6 +78,7 @@ const meta: Handler = async (client, context) => ({
   table: `${context.shape.name.schema}.${context.shape.name.table}`,
   shape: context.shape.hasRecord ? 'logweaver-pino' : 'openclone',
   timezone: context.timezone,
+  zone: zoneName(context.timezone),
   pageRows: PAGE_ROWS,
   remoteImages: context.remoteImages,
   machines: await listMachines(client, context.shape),
@@ -95,12 +109,59 @@ const follow: Handler = async (client, context, query) => {
 
 const runs: Handler = async (client, context, query) => {
   const { applications, machines } = filtersOf(context, query);
-  const limit = parseLimit(query.get('limit') ?? undefined, 'api', {
+  const perMachine = runsLimit(query);
+  return { runs: await listRunIdentities(client, context.shape, { applications, machines, perMachine }) };
+};
+
+function runsLimit(query: URLSearchParams): number {
+  return parseLimit(query.get('limit') ?? undefined, 'api', {
     fallback: DEFAULT_RUNS_PER_MACHINE,
     min: 1,
     max: MAX_RUNS_PER_MACHINE,
   });
-  return { runs: await listRunIdentities(client, context.shape, { applications, machines, perMachine: limit }) };
+}
+
+const runSummaries: Handler = async (client, context, query) => {
+  const { applications, machines } = filtersOf(context, query);
+  return { runs: await listRuns(client, context, { applications, machines, perMachine: runsLimit(query) }) };
+};
+
+/** A parameter that must be there (a part of the chart names its axis and ids). */
+function requiredNumber(query: URLSearchParams, name: string, max: number): number {
+  const value = query.get(name);
+  if (value === null) throw new OptionError(`${name} is needed with below, got none`);
+  return wholeNumber({ value, source: name }, 0, 0, max);
+}
+
+/** A later part of a chart: the axis of its first answer, and the ids still to count. */
+function partOf(query: URLSearchParams): { axis: Axis; ids: { below: number; lowest: number } } {
+  const below = requiredNumber(query, 'below', MAX_LOG_ID);
+  const lowest = requiredNumber(query, 'lowest', below);
+  const width = requiredNumber(query, 'bucketMs', MAX_EPOCH_MS);
+  if (!isBucketWidth(width)) throw new OptionError(`bucketMs must be a bucket width of the chart, got ${width}`);
+  const from = requiredNumber(query, 'from', MAX_EPOCH_MS);
+  const to = requiredNumber(query, 'to', MAX_EPOCH_MS);
+  // The first answer's axis may end one bucket past `buckets`: its ends are rounded out to buckets.
+  if (to <= from || (to - from) / width > MAX_BUCKETS + 1) {
+    throw new OptionError(`from to to must be 1 to ${MAX_BUCKETS + 1} buckets of bucketMs, got ${from} to ${to}`);
+  }
+  return { axis: { from, to, width }, ids: { below, lowest } };
+}
+
+const histogram: Handler = async (client, context, query) => {
+  const filters = filtersOf(context, query);
+  const zone = zoneName(context.timezone);
+  if (query.has('below')) {
+    const { axis, ids } = partOf(query);
+    return { ...(await readHistogramPart(client, context, filters, axis, ids)), zone };
+  }
+  const buckets = wholeNumber(
+    { value: query.get('buckets') ?? undefined, source: 'buckets' },
+    DEFAULT_BUCKETS,
+    1,
+    MAX_BUCKETS,
+  );
+  return { ...(await readHistogram(client, context, filters, buckets)), zone };
 };
 
 function rowById(logId: number): Handler {
@@ -118,6 +179,8 @@ export function apiHandler(pathname: string): Handler | undefined {
     '/api/rows': rows,
     '/api/follow': follow,
     '/api/runs': runs,
+    '/api/runs/summary': runSummaries,
+    '/api/histogram': histogram,
   };
   if (fixed[pathname]) return fixed[pathname];
   const match = /^\/api\/rows\/(\d{1,15})$/.exec(pathname);

@@ -1,5 +1,5 @@
 /**
- * The log viewer's HTTP server (node:http): the page's three files, from the package's `viewer/`
+ * The log viewer's HTTP server (node:http): the pages' own files, from the package's `viewer/`
  * directory, and the JSON API (api.ts) over a small pool of read connections.
  *
  * It listens on 127.0.0.1 unless told otherwise and has no login, so it refuses requests whose Host
@@ -37,6 +37,12 @@ const ASSET_DIRECTORY = new URL('../../viewer/', import.meta.url);
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/viewer.js': { file: 'viewer.js', type: 'text/javascript; charset=utf-8' },
+  '/chart.js': { file: 'chart.js', type: 'text/javascript; charset=utf-8' },
+  '/address.js': { file: 'address.js', type: 'text/javascript; charset=utf-8' },
+  '/common.js': { file: 'common.js', type: 'text/javascript; charset=utf-8' },
+  '/reading.js': { file: 'reading.js', type: 'text/javascript; charset=utf-8' },
+  '/runs': { file: 'runs.html', type: 'text/html; charset=utf-8' },
+  '/runs.js': { file: 'runs.js', type: 'text/javascript; charset=utf-8' },
   '/viewer.css': { file: 'viewer.css', type: 'text/css; charset=utf-8' },
 };
 

@@ -7,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertRows, OPENCLONE_TABLE } from '../support/seed.js';
 import { startViewerProcess, type RunningViewer } from '../support/viewer.js';
 import { launchChromium, type Browser } from './support/chromium.js';
+import { closeAll, shownIds as rowIds } from './support/rows.js';
 import { imageEvents, PIXEL_DATA_URI, recordImageEvents, startBeacon, type Beacon } from './support/images.js';
 
 interface ModelRow {
@@ -87,11 +88,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   await recordImageEvents(browser.context);
 });
-afterAll(async () => {
-  await browser?.close();
-  viewer?.cli.kill();
-  await db?.drop();
-});
+afterAll(() => closeAll({ browser, viewer, db }));
 
 beforeEach(async () => {
   page = await browser.context.newPage();
@@ -101,14 +98,7 @@ afterEach(async () => {
   await page.close();
 });
 
-/** The log ids of the rows on the page, top to bottom. */
-function shownIds(): Promise<number[]> {
-  // Runs in the page; the tests are compiled without the DOM's types.
-  type Row = { getAttribute(name: string): string | null };
-  return page
-    .locator('#rows tbody tr')
-    .evaluateAll((rows) => rows.map((row) => Number((row as unknown as Row).getAttribute('data-id'))));
-}
+const shownIds = () => rowIds(page);
 
 async function expectShown(ids: number[]): Promise<void> {
   await expect.poll(shownIds, { timeout: 10_000 }).toEqual(ids);
@@ -277,7 +267,11 @@ describe('the log viewer on an OpenClone table', () => {
   it('shows its rows, filters them and shows details without a record', async () => {
     await page.goto(openclone.url);
     await expectShown([300000, 2, 1]);
+    // The volume chart too: 300,000 ids, counted in two parts on the primary key.
+    const totals = () => page.locator('#volume .totals .total').allTextContents();
+    await expect.poll(totals, { timeout: 10_000 }).toEqual(['ERROR 1', 'INFO 2']);
     await page.selectOption('#level', 'ERROR');
+    await expect.poll(totals, { timeout: 10_000 }).toEqual(['ERROR 1']);
     await expectShown([2]);
     await page.click('#rows tbody tr[data-id="2"]');
     await expect.poll(() => page.locator('#details-message').textContent()).toBe('face not found');

@@ -1,5 +1,6 @@
 /** Rows put straight into a log table, with known values, for the reading commands to read back. */
 import pg from 'pg';
+import { schemaSql } from '../../src/write/ddl.js';
 import { queryOnce } from './database.js';
 
 export interface SeedRow {
@@ -87,4 +88,17 @@ export async function openTransaction(url: string): Promise<pg.Client> {
   await client.connect();
   await client.query('BEGIN');
   return client;
+}
+
+/**
+ * Rows at log ids 1 (09:00, an ERROR), 500,000 (10:00) and 1,500,000 (12:00) of the package's table in
+ * `schema`: more ids than one request of the volume chart counts.
+ */
+export async function createWideTable(db: { query(sql: string): Promise<unknown> }, schema: string): Promise<void> {
+  await db.query(`CREATE SCHEMA ${schema}; ${schemaSql({ schema, table: 'log' })}`);
+  await db.query(`
+    INSERT INTO ${schema}.log (log_id, run_number, application_name, open_clone_log, "timestamp", message, tags, level, machine_name, ip_address)
+    SELECT id, 1, 'render', true, timestamptz '2026-11-28 09:00:00+00' + (id / 500000) * interval '1 hour',
+           'row ' || id, '', CASE WHEN id = 1 THEN 'ERROR' ELSE 'INFO' END, 'gpu-1', '10.0.0.5'
+      FROM unnest(ARRAY[1, 500000, 1500000]) AS id`);
 }
