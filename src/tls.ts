@@ -142,9 +142,13 @@ function readPem(file: Picked): string {
   try {
     return readFileSync(file.value, 'utf8');
   } catch (error) {
-    const code = (error as { code?: string }).code ?? 'unreadable';
-    throw new OptionError(`${file.label}: cannot read ${describe(file.value)} (${code})`, { cause: error });
+    throw unreadable(file, error);
   }
+}
+
+function unreadable(file: Picked, error: unknown): OptionError {
+  const code = (error as { code?: string }).code ?? 'unreadable';
+  return new OptionError(`${file.label}: cannot read ${describe(file.value)} (${code})`, { cause: error });
 }
 
 /** As libpq: a private key others may read is refused (root-owned keys may be group-readable). */
@@ -154,8 +158,7 @@ function refuseOpenKey(key: Picked): void {
   try {
     ({ mode, uid } = statSync(key.value));
   } catch (error) {
-    const code = (error as { code?: string }).code ?? 'unreadable';
-    throw new OptionError(`${key.label}: cannot read ${describe(key.value)} (${code})`, { cause: error });
+    throw unreadable(key, error);
   }
   const open = uid === 0 ? mode & 0o037 : mode & 0o077;
   if (open !== 0) {

@@ -11,7 +11,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './private-postgres.mjs';
 
-const BINARY = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((path) => existsSync(path));
+const BINARIES = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'];
+
+/**
+ * The pgbouncer binary. On a fresh machine, as root with apt (Debian, as CI), it installs Debian's
+ * package first, so that the README's test command needs no step by hand; elsewhere it says how.
+ */
+function pgbouncerBinary() {
+  const found = () => BINARIES.find((path) => existsSync(path));
+  if (found() || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return found();
+  const install = () => execFileSync('apt-get', ['install', '-y', 'pgbouncer'], { stdio: 'ignore' });
+  try {
+    install();
+  } catch {
+    execFileSync('apt-get', ['update'], { stdio: 'ignore' }); // a fresh machine's package lists may be empty
+    install();
+  }
+  return found();
+}
 
 /** pool_mode, and the one line a stock Debian pgbouncer.ini sets beyond the defaults. */
 function config(directory, port, serverPort, poolMode) {
@@ -33,7 +50,8 @@ ignore_startup_parameters = extra_float_digits
 
 /** @returns {Promise<import('./pgbouncer.mjs').PrivatePgBouncer>} */
 export async function startPgBouncer(serverUrl, { poolMode = 'transaction' } = {}) {
-  if (!BINARY) throw new Error('pgbouncer is not installed: apt-get install -y pgbouncer (.ci/run does)');
+  const binary = pgbouncerBinary();
+  if (!binary) throw new Error('pgbouncer is not installed: apt-get install -y pgbouncer (as root the tests do it)');
   const server = new URL(serverUrl);
   const directory = await mkdtemp(join(tmpdir(), 'logweaver-pgbouncer-'));
   const port = await freePort();
@@ -47,7 +65,7 @@ export async function startPgBouncer(serverUrl, { poolMode = 'transaction' } = {
   }
   let child;
   const start = async () => {
-    child = spawn(BINARY, [join(directory, 'pgbouncer.ini')], { stdio: 'ignore', ...owner });
+    child = spawn(binary, [join(directory, 'pgbouncer.ini')], { stdio: 'ignore', ...owner });
     await waitForPort(port, child);
   };
   const stop = async () => {

@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { qualifiedLedgerTable, qualifiedRunsTable, qualifiedTable, type TableName } from '../write/ddl.js';
+import { columnTypes } from '../write/schema.js';
 
 export type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
 
@@ -82,15 +83,6 @@ async function tableFacts(client: pg.Client, tables: string[]): Promise<TableFac
     [tables],
   );
   return result.rows.map((row) => ({ qualified: row.name, exists: row.found, privileges: new Set(row.privileges) }));
-}
-
-async function columnTypes(client: pg.Client, table: string): Promise<Map<string, string>> {
-  const result = await client.query<{ attname: string; typname: string }>(
-    `SELECT attname, typname FROM pg_attribute JOIN pg_type ON pg_type.oid = atttypid
-      WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
-    [table],
-  );
-  return new Map(result.rows.map((row) => [row.attname, row.typname]));
 }
 
 /** Each index of the table: its access method and its key columns in order. */

@@ -39,7 +39,7 @@ export async function allocateRun(
   name: TableName,
   layout: TableLayout,
   run: RunIdentity,
-  /** The transaction's SET LOCAL statements (session.ts): lock_timeout bounds the wait for the lock. */
+  /** The transaction's SET LOCAL statements (session.ts); the wait for the lock has its own bound (queueForLock). */
   settings: string,
 ): Promise<number> {
   for (let attempt = 1; ; attempt++) {

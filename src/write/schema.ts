@@ -181,20 +181,25 @@ export function columnProblems(types: ReadonlyMap<string, string>, table: string
   return problems;
 }
 
-async function readLayout(
-  client: pg.Client,
-  name: TableName,
-): Promise<Omit<TableLayout, 'hasRunsTable' | 'hasLedger'>> {
-  const table = qualifiedTable(name);
+/** A table's columns and their types; empty when it does not exist. */
+export async function columnTypes(client: pg.Client, table: string): Promise<Map<string, string>> {
   const result = await client.query<{ attname: string; typname: string }>(
     `SELECT attname, typname FROM pg_attribute JOIN pg_type ON pg_type.oid = atttypid
       WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
     [table],
   );
-  if (result.rows.length === 0) {
+  return new Map(result.rows.map((row) => [row.attname, row.typname]));
+}
+
+async function readLayout(
+  client: pg.Client,
+  name: TableName,
+): Promise<Omit<TableLayout, 'hasRunsTable' | 'hasLedger'>> {
+  const table = qualifiedTable(name);
+  const types = await columnTypes(client, table);
+  if (types.size === 0) {
     throw new TableError(`table ${table} does not exist (create it with \`logweaver-pino schema apply\`)`);
   }
-  const types = new Map(result.rows.map((row) => [row.attname, row.typname]));
   const [problem] = columnProblems(types, table);
   if (problem !== undefined) throw new TableError(problem);
   const record = types.get(RECORD_COLUMN) as ColumnEncodings['record'];
