@@ -25,6 +25,7 @@ interface PipeIo {
 
 /** After a signal, how long stdin may take to end before the reader stops and writes what it has. */
 const DRAIN_DEADLINE_MS = 10_000;
+/** How long the exit waits for the database (for its next commit, when no signal hurries it). */
 const CLOSE_DEADLINE_MS = 8_000;
 
 export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<number> {
@@ -56,7 +57,9 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
   }
   // Signals stay ignored until everything is written or spooled: a second Ctrl-C must not lose it.
   clearInterval(statsTimer);
-  const { undelivered, stats } = await pipeline.close(CLOSE_DEADLINE_MS);
+  // Until a signal asks this process to stop, nothing waits for it: a database that keeps
+  // committing is waited for, however much is left (a backlog in the spool, say).
+  const { undelivered, stats } = await pipeline.close(CLOSE_DEADLINE_MS, { whileProgressing: signals.none });
   signals.stop();
   const dropped = stats.dropped > 0 ? `, dropped ${stats.dropped}` : '';
   const truncated = stats.truncated > 0 ? `, truncated ${stats.truncated}` : '';
@@ -152,7 +155,11 @@ function printStatsEvery(intervalMs: number, stats: () => string): NodeJS.Timeou
   return setInterval(() => stderrSink('info', `stats ${stats()}`), intervalMs).unref();
 }
 
-function keepReadingThroughSignals(stopReading: () => void): { stop: () => void; deadlinePassed: Promise<void> } {
+function keepReadingThroughSignals(stopReading: () => void): {
+  stop: () => void;
+  deadlinePassed: Promise<void>;
+  none: () => boolean;
+} {
   let deadline: NodeJS.Timeout | undefined;
   let passed: () => void = () => undefined;
   const deadlinePassed = new Promise<void>((resolve) => (passed = resolve));
@@ -166,6 +173,7 @@ function keepReadingThroughSignals(stopReading: () => void): { stop: () => void;
   process.on('SIGTERM', onSignal);
   return {
     deadlinePassed,
+    none: () => deadline === undefined,
     stop: () => {
       clearTimeout(deadline);
       process.off('SIGINT', onSignal);

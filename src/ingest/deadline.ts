@@ -3,18 +3,31 @@
 /** At exit with the database already unreachable, one more short try before spooling. */
 const UNREACHABLE_CLOSE_MS = 1_500;
 
+/** A count that grows as rows are committed, and whether its growth may still extend the deadline. */
+export interface Progressing {
+  settled: () => number;
+  extends: () => boolean;
+}
+
 /**
  * Runs `flushAll` until it resolves (true), for at most `deadlineMs`, and for at most
- * UNREACHABLE_CLOSE_MS once `unreachable()` says waiting cannot help (false then).
+ * UNREACHABLE_CLOSE_MS once `unreachable()` says waiting cannot help (false then). With `progressing`,
+ * the deadline counts from the last commit: a database that keeps answering is waited for, one
+ * that stops is not.
  */
 export function flushWithin(
   flushAll: () => Promise<void>,
   deadlineMs: number,
   unreachable: () => boolean,
+  progressing?: Progressing,
 ): Promise<boolean> {
-  const started = Date.now();
+  let started = Date.now();
+  let seen = progressing?.settled();
   return new Promise((resolve) => {
     const check = setInterval(() => {
+      if (progressing?.extends() && progressing.settled() !== seen) {
+        [started, seen] = [Date.now(), progressing.settled()];
+      }
       const elapsed = Date.now() - started;
       if (elapsed >= deadlineMs || (unreachable() && elapsed >= UNREACHABLE_CLOSE_MS)) finish(false);
     }, 50);

@@ -7,18 +7,24 @@
 import { randomUUID } from 'node:crypto';
 import { errorText } from '../errors.js';
 import type { Reporter } from '../report.js';
-import { isRowError, type Payload, type Writer } from '../write/writer.js';
+import { BatchAlreadyCommitted, isRowError, type Payload, type Writer } from '../write/writer.js';
 import type { BatchesAhead } from './ahead.js';
 import type { DropLedger } from './drops.js';
 import type { LogRow, QueuedLine } from './enrich.js';
+
+/** Rows whose commit is unknown: the next `count` lines, written under the ledger id `id`. */
+export interface Uncertain {
+  id: string;
+  count: number;
+}
 
 /** A batch stopped by an error that is not about its rows, after `committed` rows were settled. */
 export class BatchInterrupted extends Error {
   constructor(
     readonly committed: number,
     override readonly cause: unknown,
-    /** The part whose fate is unknown: the next `count` lines, written under `id`. */
-    readonly uncertain: { id: string; count: number } | undefined,
+    /** The part whose fate is unknown. */
+    readonly uncertain: Uncertain | undefined,
   ) {
     super(`batch interrupted after ${committed} rows`);
   }
@@ -36,7 +42,19 @@ interface Part {
   encoded?: Payload;
 }
 
+/**
+ * Where the batch being written stands: `committed` rows of it are settled, and the next `count`
+ * are being written under the ledger id `id` (their fate is unknown until the write returns).
+ */
+export interface InFlight {
+  committed: number;
+  writing: Uncertain | undefined;
+}
+
 export class Delivery {
+  /** The batch being written, for an exit that cannot wait for it (pipeline.close). */
+  inFlight: InFlight | undefined;
+
   constructor(
     private readonly writer: Writer,
     private readonly ahead: BatchesAhead,
@@ -50,10 +68,21 @@ export class Delivery {
    * `onSent` runs once the whole batch is on its way, so the next can be prepared meanwhile.
    */
   async write(batch: QueuedLine[], id: string, onSent: () => void): Promise<number> {
+    const inFlight: InFlight = { committed: 0, writing: undefined };
+    this.inFlight = inFlight;
+    try {
+      await this.writeParts(batch, id, onSent, inFlight);
+    } finally {
+      this.inFlight = undefined;
+    }
+    return inFlight.committed;
+  }
+
+  private async writeParts(batch: QueuedLine[], id: string, onSent: () => void, inFlight: InFlight): Promise<void> {
     const pending: Part[] = [{ ...this.ahead.rowsOf(batch), id }];
-    let committed = 0;
     while (pending.length > 0) {
       const part = pending.shift() as Part;
+      inFlight.writing = { id: part.id, count: part.rows.length };
       try {
         await this.writer.write(
           part.rows,
@@ -63,25 +92,32 @@ export class Delivery {
         );
         this.counters.written += part.rows.length;
       } catch (error) {
-        if (!isRowError(error)) throw new BatchInterrupted(committed, error, { id: part.id, count: part.rows.length });
-        if (part.rows.length > 1) {
+        if (error instanceof BatchAlreadyCommitted) {
+          this.counters.written += part.rows.length; // stored by an earlier attempt under the same id
+        } else if (!isRowError(error)) {
+          throw new BatchInterrupted(inFlight.committed, error, inFlight.writing);
+        } else if (part.rows.length > 1) {
           pending.unshift(...halves(part.rows));
           continue;
+        } else {
+          await this.writeRejectedRow(part.rows[0] as LogRow, error, inFlight).catch((failure: unknown) => {
+            throw new BatchInterrupted(inFlight.committed, failure, inFlight.writing);
+          });
         }
-        await this.writeRejectedRow(part.rows[0] as LogRow, error).catch((failure: unknown) => {
-          throw new BatchInterrupted(committed, failure, undefined);
-        });
       }
-      committed += part.rows.length;
+      inFlight.committed += part.rows.length;
+      inFlight.writing = undefined;
     }
-    return committed;
   }
 
-  private async writeRejectedRow(row: LogRow, rejection: unknown): Promise<void> {
+  private async writeRejectedRow(row: LogRow, rejection: unknown, inFlight: InFlight): Promise<void> {
     const what = `a record the database rejected (${errorText(rejection)})`;
     if (row.record !== null) {
       try {
-        await this.writer.write([{ ...row, record: null }]);
+        // Under a ledger id of its own, like any part: an exit while it is written can tell later.
+        const id = randomUUID();
+        inFlight.writing = { id, count: 1 };
+        await this.writer.write([{ ...row, record: null }], id);
         this.counters.written++;
         this.counters.sanitised++;
         this.reporter.warn(`${what} was stored without its record column`);

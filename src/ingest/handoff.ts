@@ -17,9 +17,16 @@ import { errorText } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Reporter } from '../report.js';
 import type { RowBuffer } from './batch.js';
+import type { Uncertain } from './delivery.js';
 import type { QueuedLine } from './enrich.js';
 import type { TakeLimit } from './segment.js';
 import { Spool, type SpoolLoss, type SpoolMark } from './spool.js';
+
+/** What refill() brought back: see there. */
+export interface Refilled {
+  damaged: number;
+  uncertain?: Uncertain;
+}
 
 export class SpoolHandoff {
   readonly directory: string;
@@ -70,15 +77,19 @@ export class SpoolHandoff {
    * Moves the oldest spooled lines to the back of the buffer, `batches` batches' worth at most (rows
    * and bytes), a position noted per batch: once a batch is committed the next start will not deliver
    * it again, even if this process is killed before the next batch. Returns how many lines were found
-   * damaged on disk: the caller counts them as dropped.
+   * damaged on disk (the caller counts them as dropped), and, when the lines now at the front of the
+   * buffer are a batch an earlier exit left with its commit unknown, its ledger id.
    */
-  refill(buffer: RowBuffer, batches: number, batch: TakeLimit, settled: number): number {
+  refill(buffer: RowBuffer, batches: number, batch: TakeLimit, settled: number): Refilled {
     let damaged = 0;
+    let uncertain: Uncertain | undefined;
     try {
       for (let count = 0; count < batches && this.spool.rows > 0; count++) {
-        const taken = this.spool.take(batch);
+        // A batch an exit left uncertain comes back only to an empty buffer, so that it is in front.
+        const taken = this.spool.take(batch, buffer.length === 0);
         buffer.refill(taken.rows);
         damaged += taken.damaged;
+        uncertain ??= taken.uncertain;
         if (taken.mark) this.marks.push({ through: settled + buffer.length + damaged, mark: taken.mark });
       }
     } catch (error) {
@@ -86,7 +97,7 @@ export class SpoolHandoff {
     }
     if (damaged > 0)
       this.reporter.error(`${damaged} records in the spool (${this.directory}) were damaged and are dropped`);
-    return damaged;
+    return uncertain ? { damaged, uncertain } : { damaged };
   }
 
   /** Confirms the positions whose rows are all settled: the next start will not deliver them again. */
@@ -105,12 +116,13 @@ export class SpoolHandoff {
    * When writing fails, what waits in memory goes to the front of the spool, so that a crash during
    * an outage loses no more than what arrived since the last attempt. Lines that came from the spool
    * are moved with the rest (spillFront), so the positions noted when they were taken no longer
-   * apply. Returns true when everything pushed so far is now on disk.
+   * apply. The first `uncertain.count` lines, a batch whose commit is unknown, keep its ledger id on
+   * disk (see refill). Returns true when everything pushed so far is now on disk.
    */
-  spill(buffer: RowBuffer): boolean {
+  spill(buffer: RowBuffer, uncertain: Uncertain | undefined): boolean {
     if (buffer.length > 0) {
       const lines = buffer.drain();
-      if (!this.spool.spillFront(this.withRun(lines))) {
+      if (!this.spool.spillFront(this.withRun(lines), uncertain)) {
         buffer.refill(lines); // no room on disk: they stay in memory
         return false;
       }
@@ -120,9 +132,12 @@ export class SpoolHandoff {
     return true;
   }
 
-  /** At exit: `unwritten` (the oldest lines) and every segment are left for the next start. */
-  leave(unwritten: QueuedLine[]): void {
-    this.spool.leave(this.withRun(unwritten));
+  /**
+   * At exit: `unwritten` (the oldest lines) and every segment are left for the next start; the
+   * first `uncertain.count` lines are a batch whose commit is unknown, kept with its ledger id.
+   */
+  leave(unwritten: QueuedLine[], uncertain: Uncertain | undefined): void {
+    this.spool.leave(this.withRun(unwritten), uncertain);
   }
 
   private withRun(lines: QueuedLine[]): QueuedLine[] {

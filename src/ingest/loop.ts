@@ -8,7 +8,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { Writer } from '../write/writer.js';
 import type { BatchesAhead } from './ahead.js';
 import type { RowBuffer } from './batch.js';
-import { BatchInterrupted, type Delivery } from './delivery.js';
+import { BatchInterrupted, type Delivery, type Uncertain } from './delivery.js';
 import type { DropLedger } from './drops.js';
 import type { QueuedLine } from './enrich.js';
 import type { SpoolHandoff } from './handoff.js';
@@ -46,13 +46,13 @@ export class WriteLoop {
   closing = false;
   /** Set once close() has handed everything unwritten to the spool. */
   left = false;
-  /** The batch being written: at the exit deadline its fate is unknown, so it is spooled too. */
-  inFlight: QueuedLine[] = [];
+  /** The batch being written: at the exit deadline its fate is unknown (see unsettled()). */
+  private inFlight: QueuedLine[] = [];
   private connectWanted = false;
   private writing = false;
   private timer: NodeJS.Timeout | undefined;
   /** A batch that failed in a way that may have committed: checked in the ledger before anything else. */
-  private uncertain: { id: string; count: number } | undefined;
+  private uncertain: Uncertain | undefined;
 
   constructor(private readonly parts: LoopParts) {}
 
@@ -67,6 +67,19 @@ export class WriteLoop {
     const { buffer, spool, options } = this.parts;
     if (buffer.length + spool.rows >= options.batchSize) this.kick();
     else this.armTimer();
+  }
+
+  /**
+   * At the exit deadline, what of the batch being written is not known to be committed: its lines,
+   * the first `uncertain.count` of which are being written under the ledger id `uncertain.id`. They
+   * are spooled with that id, so the next start asks the ledger before writing them again.
+   */
+  unsettled(): { lines: QueuedLine[]; uncertain: Uncertain | undefined } {
+    const state = this.parts.delivery.inFlight;
+    // Between attempts, a batch whose commit is unknown and that the spool could not take waits at
+    // the front of the buffer, which follows these lines.
+    const waiting = this.inFlight.length === 0 ? this.uncertain : undefined;
+    return { lines: this.inFlight.slice(state?.committed ?? 0), uncertain: state?.writing ?? waiting };
   }
 
   /** Before the exit: no timer, no new connection. */
@@ -161,7 +174,7 @@ export class WriteLoop {
    * the same id (false). While the database cannot be asked, waits out the retry pace (true).
    */
   private async settleUncertain(): Promise<boolean> {
-    const { id, count } = this.uncertain as { id: string; count: number };
+    const { id, count } = this.uncertain as Uncertain;
     try {
       if (!(await this.parts.writer.wasCommitted(id))) return false;
     } catch (error) {
@@ -191,7 +204,10 @@ export class WriteLoop {
    */
   private moveToSpool(): void {
     const { spool, buffer, progress } = this.parts;
-    if (!spool.spill(buffer) && progress.waitingOrSpooled) {
+    // A batch whose commit is unknown keeps its ledger id on disk, and comes back with it (refill).
+    const spilled = spool.spill(buffer, this.uncertain);
+    if (spilled) this.uncertain = undefined;
+    if (!spilled && progress.waitingOrSpooled) {
       this.parts.warn(
         `${buffer.length} records wait in memory only while the database is away: the spool (${spool.directory}) ` +
           'cannot take them; a flush is answered without them',
@@ -219,8 +235,10 @@ export class WriteLoop {
     if (spool.rows === 0 || batches <= 0 || buffer.length > options.maxBufferedRows / 2) return;
     if (buffer.bytes > options.maxBufferedBytes / 2) return;
     const batch = { rows: options.batchSize, bytes: MAX_BATCH_BYTES };
-    const damaged = spool.refill(buffer, batches, batch, progress.settled);
+    const { damaged, uncertain } = spool.refill(buffer, batches, batch, progress.settled);
     drops.count('damaged in the spool', damaged);
     this.parts.settle(damaged);
+    // Left by an exit that could not wait for its commit: the ledger is asked before it is written.
+    this.uncertain ??= uncertain;
   }
 }

@@ -176,34 +176,38 @@ export class Pipeline {
 
   /**
    * Writes what is buffered, waiting at most `deadlineMs` (less when the database is already known
-   * to be unreachable); what is left then goes to the spool for the next start, synchronously.
+   * to be unreachable), or, while `whileProgressing()` says so, until no batch has been committed for
+   * `deadlineMs`; what is left then goes to the spool for the next start, synchronously.
    */
-  async close(deadlineMs: number): Promise<CloseResult> {
+  async close(deadlineMs: number, { whileProgressing = (): boolean => false } = {}): Promise<CloseResult> {
     this.loop.close();
-    const delivered = await this.flushWithin(deadlineMs);
-    const undelivered = this.loop.inFlight.length + this.buffer.length + this.spool.rows;
-    this.leaveInSpool(undelivered);
+    const delivered = await this.flushWithin(deadlineMs, whileProgressing);
+    const inFlight = this.loop.unsettled();
+    const undelivered = inFlight.lines.length + this.buffer.length + this.spool.rows;
+    this.leaveInSpool(undelivered, inFlight);
     const end = { clean: undelivered === 0 && delivered, counters: this.stats };
     await withDeadline(this.writer.close(end), 1_000, undefined);
     return { undelivered, stats: this.stats };
   }
 
   /** Writing can add rows (the report of a drop), so this flushes until nothing is left. */
-  private flushWithin(deadlineMs: number): Promise<boolean> {
+  private flushWithin(deadlineMs: number, whileProgressing: () => boolean): Promise<boolean> {
     const flushAll = async (): Promise<void> => {
       while (!this.progress.done) await this.flush();
     };
-    return flushWithin(flushAll, deadlineMs, () => !this.writer.connected && this.retry.failures > 0);
+    const unreachable = () => !this.writer.connected && this.retry.failures > 0;
+    const progressing = { settled: () => this.progress.settled, extends: whileProgressing };
+    return flushWithin(flushAll, deadlineMs, unreachable, progressing);
   }
 
   /** Hands everything unwritten to the spool (and removes spool files that are fully delivered). */
-  private leaveInSpool(undelivered: number): void {
+  private leaveInSpool(undelivered: number, inFlight: ReturnType<WriteLoop['unsettled']>): void {
     try {
       // A loss not yet recorded where the logs are goes to the spool as its row, for the next start.
       if (this.drops.unrecorded) this.loop.recordDrops();
       this.loop.left = true;
       const droppedBefore = this.drops.total;
-      this.spool.leave([...this.loop.inFlight, ...this.buffer.drain()]);
+      this.spool.leave([...inFlight.lines, ...this.buffer.drain()], inFlight.uncertain);
       // Those the spool could not keep are counted, and reported, as dropped.
       const kept = undelivered - (this.drops.total - droppedBefore);
       if (kept <= 0) return;

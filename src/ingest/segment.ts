@@ -5,7 +5,8 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueuedLine } from './enrich.js';
-import { fromLine, writeAtomically } from './spool-files.js';
+import type { Uncertain } from './delivery.js';
+import { batchIdOf, fromLine, writeAtomically } from './spool-files.js';
 
 export interface Segment {
   key: string;
@@ -21,6 +22,8 @@ export interface Segment {
   rows: number;
   /** Whether this process still appends to it. */
   appending: boolean;
+  /** The ledger id of the batch it holds, when an exit left it with its commit unknown. */
+  batchId?: string;
 }
 
 const READ_CHUNK_BYTES = 1024 * 1024;
@@ -65,7 +68,10 @@ export function openSegment(directory: string, key: string, id: string, path: st
   const readOffset = Number.isInteger(saved) && saved >= 0 && saved <= content.length ? saved : 0;
   let rows = 0;
   for (let index = content.indexOf(10, readOffset); index !== -1; index = content.indexOf(10, index + 1)) rows++;
-  return { key, id, path, readOffset, confirmed: readOffset, size: statSync(path).size, rows, appending: false };
+  const size = statSync(path).size;
+  const segment: Segment = { key, id, path, readOffset, confirmed: readOffset, size, rows, appending: false };
+  const batchId = batchIdOf(id);
+  return batchId === undefined ? segment : { ...segment, batchId };
 }
 
 /** Reads segments in turn, keeping the file of the one being read open. */
@@ -76,17 +82,24 @@ export class SegmentReader {
    * Hands out up to `limit.rows` lines, and about `limit.bytes` (at least one line), from the
    * segments, in order, moving their read offsets. A segment that cannot be read is passed to
    * `unreadable` (its lines are lost) and skipped. `damaged` counts lines found broken on disk.
+   *
+   * A batch segment is handed out whole and alone, and only `atFront` (nothing is ahead of it in
+   * memory), as `uncertain`: the caller asks the ledger about exactly those lines before writing them.
    */
   take(
     segments: readonly Segment[],
     limit: TakeLimit,
     unreadable: (segment: Segment, error: unknown) => void,
-  ): { rows: QueuedLine[]; last: Segment | undefined; damaged: number } {
+    atFront: boolean,
+  ): { rows: QueuedLine[]; last: Segment | undefined; damaged: number; uncertain?: Uncertain } {
     const taken: Taken = { rows: [], bytes: 0 };
     let last: Segment | undefined;
     let damaged = 0;
-    const full = () => taken.rows.length >= limit.rows || taken.bytes >= limit.bytes;
+    const limitReached = () => taken.rows.length >= limit.rows || taken.bytes >= limit.bytes;
     for (const segment of segments) {
+      const batchId = segment.readOffset < segment.size ? segment.batchId : undefined;
+      if (batchId !== undefined && (!atFront || taken.rows.length > 0)) break;
+      const full = batchId === undefined ? limitReached : () => false; // a batch is taken whole
       while (!full() && segment.readOffset < segment.size) {
         let text: string | undefined;
         try {
@@ -99,7 +112,9 @@ export class SegmentReader {
         damaged += this.handOut(segment, text, taken, full);
         last = segment;
       }
-      if (full()) break;
+      if (batchId !== undefined)
+        return { rows: taken.rows, last, damaged, uncertain: { id: batchId, count: taken.rows.length } };
+      if (limitReached()) break;
     }
     return { rows: taken.rows, last, damaged };
   }

@@ -58,6 +58,9 @@ export function toLine({ line, arrived, run }: QueuedLine): string {
   return `${arrived}\t${run ?? ''}\t${line}\n`;
 }
 
+/** The bytes a line takes in a segment. */
+export const lineBytes = (item: QueuedLine) => Buffer.byteLength(toLine(item));
+
 /** A spooled line, or undefined for a line damaged on disk. */
 export function fromLine(text: string): QueuedLine | undefined {
   const first = text.indexOf('\t');
@@ -101,6 +104,67 @@ export function previousKey(key: string): string {
 }
 
 export const leftName = (key: string, id: string) => `left-${key}-${id}.spool`;
+
+/**
+ * A batch whose commit is unknown (being written at an exit, or failed ambiguously before a spill)
+ * goes to a segment of its own whose id is the batch's ledger id (32 hex digits; other segments have
+ * 12), so that whoever takes it back asks the ledger before writing it again.
+ */
+export const batchSegmentId = (batchId: string) => batchId.replace(/-/g, '');
+
+/** The lines of a segment to be written in front of the others, and its name's key and id. */
+export interface FrontPart {
+  key: string;
+  id: string;
+  lines: QueuedLine[];
+  /** The ledger id of the batch it holds, when its commit is unknown. */
+  batchId?: string;
+}
+
+/**
+ * Lines to put in front of every segment, as the segments to write, oldest first: the first
+ * `uncertain.count` (a batch whose commit is unknown) in a segment of their own named by its ledger
+ * id, ahead of the rest. `front` names a segment that sorts before every existing one.
+ */
+export function frontParts(
+  front: { key: string; id: string },
+  lines: QueuedLine[],
+  uncertain: { id: string; count: number } | undefined,
+): FrontPart[] {
+  const count = uncertain?.count ?? 0;
+  const batch = uncertain && { key: previousKey(front.key), id: batchSegmentId(uncertain.id), batchId: uncertain.id };
+  const parts: FrontPart[] = [
+    ...(batch ? [{ ...batch, lines: lines.slice(0, count) }] : []),
+    { ...front, lines: lines.slice(count) },
+  ];
+  return parts.filter((part) => part.lines.length > 0);
+}
+
+/**
+ * Writes each part under the name `nameOf` gives it, atomically; all or nothing: when it throws,
+ * none of them is left. Returns the bytes written per part.
+ */
+export function writeParts(directory: string, parts: FrontPart[], nameOf: (part: FrontPart) => string): number[] {
+  const written: string[] = [];
+  try {
+    return parts.map((part) => {
+      const path = join(directory, nameOf(part));
+      const bytes = writeAtomically(directory, path, part.lines.map(toLine).join(''));
+      written.push(path);
+      return bytes;
+    });
+  } catch (error) {
+    for (const path of written) rmSync(path, { force: true });
+    throw error;
+  }
+}
+
+/** The ledger id of a batch segment (see batchSegmentId), else undefined. */
+export function batchIdOf(segmentId: string): string | undefined {
+  const hex = /^([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/.exec(segmentId);
+  return hex ? hex.slice(1).join('-') : undefined;
+}
+
 export const liveName = (key: string, owner: string, id: string) => `live-${key}-${owner}-${id}.spool`;
 
 /** host.pid.start-time of this process (dots and dashes in the host name made safe). */

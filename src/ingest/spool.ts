@@ -7,6 +7,8 @@
  *   live-<key>-<owner>-<id>.spool  a segment of a running process: one line per record,
  *                                  `<arrival ms>\t<run number or empty>\t<the line as it arrived>`
  *   left-<key>-<id>.spool          a segment a process left at exit: any process may claim it
+ * An <id> of 32 hex digits is the ledger id of a batch whose commit is unknown (it was being written
+ * at the exit, or failed ambiguously): its lines are taken back alone, and the ledger asked first.
  *   <key>-<id>.offset              bytes of that segment already delivered (written after each commit)
  * <owner> is host.pid.start-time, so a restarted container that reuses a pid still claims what its
  * predecessor left. <key> orders segments: oldest first. Every file appears by an atomic rename.
@@ -22,6 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Uncertain } from './delivery.js';
 import type { QueuedLine } from './enrich.js';
 import { claimLeftovers } from './spool-claim.js';
 import { removeSegmentFiles, saveOffset, SegmentReader, type Segment, type TakeLimit } from './segment.js';
@@ -35,7 +38,10 @@ import {
   previousKey,
   toLine,
   writeAll,
-  writeAtomically,
+  frontParts,
+  lineBytes,
+  writeParts,
+  type FrontPart,
   type SpoolWarning,
 } from './spool-files.js';
 
@@ -43,6 +49,14 @@ import {
 export interface SpoolMark {
   segment: Segment;
   offset: number;
+}
+
+/** What take() handed out; `uncertain` when it is a batch an exit left with its commit unknown. */
+export interface Taken {
+  rows: QueuedLine[];
+  mark: SpoolMark | undefined;
+  damaged: number;
+  uncertain?: Uncertain;
 }
 
 export type SpoolLoss = (lines: number, what: string, error: unknown) => void;
@@ -133,22 +147,28 @@ export class Spool {
    * segments are confirmed past them. Returns false, changing nothing, when they could not be
    * written or would take the spool past its size cap: then they stay in the caller's memory.
    */
-  spillFront(lines: QueuedLine[]): boolean {
+  spillFront(lines: QueuedLine[], uncertain: Uncertain | undefined): boolean {
     if (lines.length === 0) return true;
-    const text = lines.map(toLine).join('');
-    if (this.bytes - this.bytesFreedByMoving() + Buffer.byteLength(text) > this.maxBytes) return false;
-    const { key, id } = this.frontName();
-    const path = join(this.directory, this.liveName(key, id));
-    let bytes: number;
+    const parts = frontParts(this.frontName(), lines, uncertain);
+    const bytes = lines.reduce((sum, line) => sum + lineBytes(line), 0);
+    if (this.bytes - this.bytesFreedByMoving() + bytes > this.maxBytes) return false;
+    let sizes: number[];
     try {
-      bytes = writeAtomically(this.directory, path, text);
+      sizes = writeParts(this.directory, parts, (part) => this.liveName(part.key, part.id));
     } catch {
       return false;
     }
-    const segment = { key, id, path, readOffset: 0, confirmed: 0, size: bytes, rows: lines.length, appending: false };
-    this.segments.unshift(segment);
+    this.segments.unshift(...parts.map((part, index) => this.writtenSegment(part, sizes[index] as number)));
     this.confirmHandedOut();
     return true;
+  }
+
+  /** A live segment that writeParts() has just written. */
+  private writtenSegment({ key, id, lines, batchId }: FrontPart, size: number): Segment {
+    const path = join(this.directory, this.liveName(key, id));
+    const segment: Segment = { key, id, path, readOffset: 0, confirmed: 0, size, rows: lines.length, appending: false };
+    if (batchId !== undefined) segment.batchId = batchId;
+    return segment;
   }
 
   /** Bytes of the segments that confirmHandedOut() would remove. */
@@ -176,13 +196,15 @@ export class Spool {
    * Takes up to `max` of the oldest lines. `mark` says how far they reach: pass it to delivered()
    * once they are committed. `damaged` counts lines found unreadable on disk (and skipped).
    */
-  take(limit: TakeLimit): { rows: QueuedLine[]; mark: SpoolMark | undefined; damaged: number } {
+  take(limit: TakeLimit, atFront: boolean): Taken {
     this.writePending();
-    const { rows, last, damaged } = this.reader.take([...this.segments], limit, (segment, error) => {
+    const unreadable = (segment: Segment, error: unknown) => {
       this.onLoss(segment.rows, `were in a spool file that could not be read (${segment.path})`, error);
       this.finish(segment);
-    });
-    return { rows, mark: last && { segment: last, offset: last.readOffset }, damaged };
+    };
+    const { rows, last, damaged, uncertain } = this.reader.take([...this.segments], limit, unreadable, atFront);
+    const taken = { rows, mark: last && { segment: last, offset: last.readOffset }, damaged };
+    return uncertain && uncertain.count > 0 ? { ...taken, uncertain } : taken;
   }
 
   /** Records that everything up to the mark is committed; removes segments that are done. */
@@ -210,9 +232,9 @@ export class Spool {
    * of the other segments, and leaves every segment for the next process. The lines of `unwritten`
    * that came from a segment are moved with the rest, so that segment skips them from then on.
    */
-  leave(unwritten: QueuedLine[]): void {
+  leave(unwritten: QueuedLine[], uncertain: Uncertain | undefined): void {
     this.writePending();
-    const moved = unwritten.length === 0 || this.writeLeftSegment(unwritten);
+    const moved = unwritten.length === 0 || this.writeLeftSegments(unwritten, uncertain);
     this.closeFiles();
     for (const segment of this.segments.splice(0)) {
       const skip = moved ? segment.readOffset : segment.confirmed;
@@ -230,10 +252,12 @@ export class Spool {
     }
   }
 
-  private writeLeftSegment(unwritten: QueuedLine[]): boolean {
-    const { key, id } = this.frontName();
+  /** Writes the unwritten lines ahead of every segment, as left segments (frontParts); false if it could not. */
+  private writeLeftSegments(unwritten: QueuedLine[], uncertain: Uncertain | undefined): boolean {
     try {
-      writeAtomically(this.directory, join(this.directory, leftName(key, id)), unwritten.map(toLine).join(''));
+      writeParts(this.directory, frontParts(this.frontName(), unwritten, uncertain), (part) =>
+        leftName(part.key, part.id),
+      );
       return true;
     } catch (error) {
       const fromMemory = unwritten.length; // those from a segment stay there; the count is an upper bound

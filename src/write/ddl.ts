@@ -104,8 +104,10 @@ export function runsTableSql(name: TableName): string {
 }
 
 export function qualifiedLedgerTable({ schema, table, metaSchema }: TableName): string {
-  return `${quote(metaSchema ?? schema)}.${quote(`${table}_batches`)}`;
+  return `${quote(metaSchema ?? schema)}.${quote(ledgerTableName(table))}`;
 }
+
+export const ledgerTableName = (table: string) => `${table}_batches`;
 
 /**
  * The ledger: the id of every committed batch, inserted in the batch's own transaction. After an

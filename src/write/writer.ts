@@ -11,7 +11,7 @@ import { connectClient } from '../tls.js';
 import { encodeBatch } from './copy.js';
 import { allocateRun, endRun, type RunIdentity } from './run.js';
 import { prepareTable, type TableLayout } from './schema.js';
-import { qualifiedLedgerTable, qualifiedTable, type TableName } from './ddl.js';
+import { ledgerTableName, qualifiedLedgerTable, qualifiedTable, type TableName } from './ddl.js';
 import { CLIENT_DEADLINE_MS, localSettings, withSettings, writerConfig } from './session.js';
 
 interface WriterSettings {
@@ -126,6 +126,7 @@ export class Writer {
       // payload's memory is not reused: the socket may still be sending it.
       if (!isRowError(error)) this.disconnect();
       else if (ledger) await client.query('ROLLBACK').catch(() => this.disconnect());
+      if (ledger && isLedgerConflict(error, this.settings.table)) throw new BatchAlreadyCommitted(batchId, error);
       throw error;
     }
     this.release(payload);
@@ -242,6 +243,23 @@ export function isRowError(error: unknown): boolean {
 export function isConfigurationError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && ['28', '3D', '3F', '42'].includes(code.slice(0, 2));
+}
+
+/**
+ * The batch id is in the ledger already: an earlier attempt under the same id committed, after the
+ * look-up said it had not (its transaction was still finishing). Its rows are stored; not again.
+ */
+export class BatchAlreadyCommitted extends Error {
+  override name = 'BatchAlreadyCommitted';
+  constructor(batchId: string, cause: unknown) {
+    super(`batch ${batchId} was committed by an earlier attempt`, { cause });
+  }
+}
+
+/** A unique violation on the ledger's key (not on the log table, where a user may add constraints). */
+function isLedgerConflict(error: unknown, table: TableName): boolean {
+  const { code, table: violated } = error as { code?: unknown; table?: unknown };
+  return code === '23505' && violated === ledgerTableName(table.table);
 }
 
 class RowEncodingError extends Error {
