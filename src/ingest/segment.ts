@@ -28,13 +28,36 @@ export interface Segment {
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 
+/**
+ * A segment stops taking appends past this size, so that once delivered it can be removed: a file
+ * is only removed whole, and du counts all of it until then.
+ */
+export function segmentBytes(maxSpoolBytes: number): number {
+  return Math.min(32 * 1024 * 1024, Math.max(64 * 1024, Math.floor(maxSpoolBytes / 8)));
+}
+
+/** How far take() reached; confirmed with delivered() once those lines are committed. */
+export interface SpoolMark {
+  segment: Segment;
+  offset: number;
+}
+
+/** What take() handed out; `uncertain` when it is a batch an exit left with its commit unknown. */
+export interface Taken {
+  rows: QueuedLine[];
+  mark: SpoolMark | undefined;
+  damaged: number;
+  uncertain?: Uncertain;
+}
+
 /** How much one take() may hand out. */
 export interface TakeLimit {
   rows: number;
   bytes: number;
 }
 
-interface Taken {
+/** Lines handed out so far by one take(), and their bytes on disk. */
+interface HandedOut {
   rows: QueuedLine[];
   bytes: number;
 }
@@ -92,7 +115,7 @@ export class SegmentReader {
     unreadable: (segment: Segment, error: unknown) => void,
     atFront: boolean,
   ): { rows: QueuedLine[]; last: Segment | undefined; damaged: number; uncertain?: Uncertain } {
-    const taken: Taken = { rows: [], bytes: 0 };
+    const taken: HandedOut = { rows: [], bytes: 0 };
     let last: Segment | undefined;
     let damaged = 0;
     const limitReached = () => taken.rows.length >= limit.rows || taken.bytes >= limit.bytes;
@@ -127,7 +150,7 @@ export class SegmentReader {
   }
 
   /** Moves the lines of `text` into `rows` up to `max`; returns how many were damaged. */
-  private handOut(segment: Segment, text: string, taken: Taken, full: () => boolean): number {
+  private handOut(segment: Segment, text: string, taken: HandedOut, full: () => boolean): number {
     let damaged = 0;
     let start = 0;
     for (let newline = text.indexOf('\n'); newline !== -1 && !full(); newline = text.indexOf('\n', start)) {

@@ -27,7 +27,17 @@ import { join } from 'node:path';
 import type { Uncertain } from './delivery.js';
 import type { QueuedLine } from './enrich.js';
 import { claimLeftovers } from './spool-claim.js';
-import { removeSegmentFiles, saveOffset, SegmentReader, type Segment, type TakeLimit } from './segment.js';
+import {
+  removeSegmentFiles,
+  saveOffset,
+  segmentBytes,
+  SegmentReader,
+  type Segment,
+  type SpoolMark,
+  type TakeLimit,
+  type Taken,
+} from './segment.js';
+export type { SpoolMark, Taken } from './segment.js';
 import {
   leftName,
   liveName,
@@ -45,32 +55,10 @@ import {
   type SpoolWarning,
 } from './spool-files.js';
 
-/** How far take() reached; confirmed with delivered() once those lines are committed. */
-export interface SpoolMark {
-  segment: Segment;
-  offset: number;
-}
-
-/** What take() handed out; `uncertain` when it is a batch an exit left with its commit unknown. */
-export interface Taken {
-  rows: QueuedLine[];
-  mark: SpoolMark | undefined;
-  damaged: number;
-  uncertain?: Uncertain;
-}
-
 export type SpoolLoss = (lines: number, what: string, error: unknown) => void;
 export type { SpoolWarning } from './spool-files.js';
 
 const WRITE_BATCH_BYTES = 256 * 1024;
-
-/**
- * A segment stops taking appends past this size, so that once delivered it can be removed: a file
- * is only removed whole, and du counts all of it until then.
- */
-function segmentBytes(maxSpoolBytes: number): number {
-  return Math.min(32 * 1024 * 1024, Math.max(64 * 1024, Math.floor(maxSpoolBytes / 8)));
-}
 
 export class Spool {
   private readonly segments: Segment[] = [];
