@@ -14,6 +14,7 @@ import { LineSplitter } from '../ingest/lines.js';
 import type { ResolvedOptions } from '../options.js';
 import { createPipeline } from '../ingest/pipeline.js';
 import { createReporter, stderrSink } from '../report.js';
+import { startRetention } from '../write/retention-schedule.js';
 
 interface PipeIo {
   stdin: Readable;
@@ -31,6 +32,7 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
   const reporter = createReporter(stderrSink);
   const pipeline = createPipeline(options, reporter);
   pipeline.start();
+  const stopRetention = startRetention(options, reporter, () => pipeline.stats.runNumber);
   // Lines cut while they were read, with their whole size, for the stored marker.
   const cutLines = new Map<string, number>();
   const input = stdinLines(io.stdin, options.maxRecordBytes, (line, bytes) => {
@@ -56,6 +58,7 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
   }
   // Signals stay ignored until everything is written or spooled: a second Ctrl-C must not lose it.
   clearInterval(statsTimer);
+  stopRetention();
   const { undelivered, stats } = await pipeline.close(CLOSE_DEADLINE_MS);
   signals.stop();
   const dropped = stats.dropped > 0 ? `, dropped ${stats.dropped}` : '';
