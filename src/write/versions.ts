@@ -45,8 +45,7 @@ export function assertKnownVersion(name: TableName, version: number): void {
   if (version <= SCHEMA_VERSION) return;
   throw new SchemaVersionError(
     `${qualifiedMetaTable(name)} says the tables of ${qualifiedTable(name)} are at schema version ${version}, ` +
-      `but this logweaver-pino knows versions up to ${SCHEMA_VERSION}: upgrade logweaver-pino ` +
-      '(records are kept in the spool until then)',
+      `but this logweaver-pino knows versions up to ${SCHEMA_VERSION}: upgrade logweaver-pino`,
   );
 }
 
@@ -74,8 +73,14 @@ export async function recordVersion(client: pg.Client, name: TableName, created:
  * Brings the tables from `from` up to SCHEMA_VERSION, one step per transaction. Each takes the schema
  * lock and checks the version again, so that of several starting writers one does each step.
  */
-export async function upgradeTables(client: pg.Client, name: TableName, from: number, packageTable: boolean) {
-  for (const step of UPGRADES.filter((upgrade) => upgrade.to > from)) {
+export async function upgradeTables(
+  client: pg.Client,
+  name: TableName,
+  from: number,
+  packageTable: boolean,
+  upgrades: readonly Upgrade[] = UPGRADES,
+) {
+  for (const step of upgrades.filter((upgrade) => upgrade.to > from)) {
     const statements = [...step.ownTables(name), ...(packageTable ? step.logTable(name) : [])];
     try {
       await inTransaction(client, 'BEGIN', () => runStep(client, name, step, statements));
