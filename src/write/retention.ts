@@ -49,7 +49,11 @@ export interface PassResult {
   ledger: number;
 }
 
-export async function retentionPass(client: pg.Client, target: RetentionTarget, options: PassOptions = {}) {
+export async function retentionPass(
+  client: pg.Client,
+  target: RetentionTarget,
+  options: PassOptions = {},
+): Promise<PassResult> {
   const { table } = target;
   const result: PassResult = { cutoff: await cutoffOf(client, target.period), rows: 0, batches: 0, runs: 0, ledger: 0 };
   const denied = await deleteDenied(client, table);

@@ -59,7 +59,7 @@ async function prepareInTransaction(
 ): Promise<TableLayout & { version?: number }> {
   // At most starts everything exists, at the current version: then no lock, which a crowd of
   // processes starting together would queue on while each holder waits for CPU (issue 10).
-  const found = await existing(client, name);
+  const found = await existing(client, name, createTable);
   if (found.complete) return { ...(await readLayout(client, name)), ...found.own };
   await queueForLock(client, 'logweaver-pino schema', settings);
   const created = createTable && !(await exists(client, qualifiedTable(name)));
@@ -81,23 +81,31 @@ async function prepareInTransaction(
 async function existing(
   client: pg.Client,
   name: TableName,
+  createTable: boolean,
 ): Promise<{ complete: boolean; own: Pick<TableLayout, 'hasRunsTable' | 'hasLedger'> }> {
   if (name.metaTables === false) {
     const found = (await client.query<Found>(probeSql(name, false))).rows[0] as Found;
     return { complete: found.log, own: { hasRunsTable: false, hasLedger: false } };
   }
   let found: Found;
+  let metaToMake = false;
   try {
     const results = (await client.query(`SAVEPOINT probe; ${probeSql(name, true)}`)) as unknown as pg.QueryResult[];
     found = results[1]?.rows[0] as Found;
   } catch (error) {
-    if (!['42P01', '42501'].includes((error as { code?: string }).code ?? '')) throw error;
+    const code = (error as { code?: string }).code ?? '';
+    if (!['42P01', '42501'].includes(code)) throw error;
     await client.query('ROLLBACK TO SAVEPOINT probe');
-    return { complete: false, own: { hasRunsTable: false, hasLedger: false } };
+    found = (await client.query<Found>(probeSql(name, false))).rows[0] as Found;
+    // Missing (42P01): made under the lock where this role may. Not readable (42501), or not to be
+    // made: the tables are used as they are, with no version known; taking the lock at every start
+    // would not change that, and a crowd of starts would queue on it (issue 10).
+    metaToMake = code === '42P01' && createTable && found.mayCreate;
   }
-  if (found.version !== null) assertKnownVersion(name, found.version);
+  if (typeof found.version === 'number') assertKnownVersion(name, found.version);
+  const current = found.version === undefined ? !metaToMake : found.version === SCHEMA_VERSION;
   return {
-    complete: found.log && found.runs && found.counters && found.ledger && found.version === SCHEMA_VERSION,
+    complete: found.log && found.runs && found.counters && found.ledger && current,
     own: { hasRunsTable: found.runs, hasLedger: found.ledger },
   };
 }
@@ -107,7 +115,10 @@ interface Found {
   runs: boolean;
   ledger: boolean;
   counters: boolean;
-  version: number | null;
+  /** The version recorded in the meta table (null: no row; absent: not read). */
+  version?: number | null;
+  /** Whether this role may create tables in the meta schema. */
+  mayCreate: boolean;
 }
 
 /** One simple query (it follows a SAVEPOINT in the same string), so the names are quoted as literals. */
@@ -115,12 +126,14 @@ function probeSql(name: TableName, withVersion: boolean): string {
   const [log, runs, ledger] = [qualifiedTable(name), qualifiedRunsTable(name), qualifiedLedgerTable(name)].map(
     (table) => pg.escapeLiteral(table),
   );
-  const version = withVersion ? `(SELECT schema_version FROM ${qualifiedMetaTable(name)})` : 'NULL::integer';
+  const version = withVersion ? `, (SELECT schema_version FROM ${qualifiedMetaTable(name)}) AS version` : '';
+  const metaSchema = pg.escapeLiteral(name.metaSchema ?? name.schema);
   return `SELECT to_regclass(${log}) IS NOT NULL AS log, to_regclass(${runs}) IS NOT NULL AS runs,
             to_regclass(${ledger}) IS NOT NULL AS ledger,
             EXISTS (SELECT 1 FROM pg_attribute
                      WHERE attrelid = to_regclass(${runs}) AND attname = 'counters' AND NOT attisdropped) AS counters,
-            ${version} AS version`;
+            EXISTS (SELECT 1 FROM pg_namespace
+                     WHERE nspname = ${metaSchema} AND has_schema_privilege(oid, 'CREATE')) AS "mayCreate"${version}`;
 }
 
 /** The runs table, the ledger and the meta table, where they are wanted and can be had. */
