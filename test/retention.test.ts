@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaSql } from '../src/write/ddl.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { openCloneDatabase } from './support/openclone.js';
-import { eventually } from './support/records.js';
+import { eventually, range, seqs } from './support/records.js';
 import { runCli, startPipeReader } from './support/spawn.js';
+import { startSteadyApp } from './support/steady-app.js';
 
 let db: TestDatabase;
 
@@ -154,6 +155,27 @@ describe('writers with the retention option', () => {
     expect((await db.query('SELECT retention_started_at IS NOT NULL AS claimed FROM shared_meta'))[0]).toEqual({
       claimed: true,
     });
+  });
+
+  it('the transport applies it while the application keeps logging: every record stored once, in its run', async () => {
+    await seededTable('through_transport', 25_000);
+    const app = startSteadyApp(500, {
+      connectionString: db.url,
+      table: 'through_transport',
+      application: 'steady',
+      retention: '30d',
+    });
+    await eventually(async () => (await messages('through_transport', 'logweaver: retention%')).length > 0, 60_000);
+    const { logged } = await app.stop();
+    expect(app.stderr()).not.toContain('retention failed');
+    expect(await count('through_transport', "message LIKE 'old %'")).toBe(0);
+    expect(await seqs(db.url, 'steady', 'through_transport')).toEqual(range(logged));
+    const [marker] = await db.query(
+      `SELECT application_name, tags, run_number = (SELECT max(run_number) FROM through_transport
+          WHERE message = 'steady - Run Number Incremented') AS in_its_run
+         FROM through_transport WHERE message LIKE 'logweaver: retention%'`,
+    );
+    expect(marker).toEqual({ application_name: 'steady', tags: 'logweaver', in_its_run: true });
   });
 
   it("on OpenClone's table, with a role that may only INSERT and SELECT: warns once, deletes nothing, writes on", async () => {
