@@ -87,9 +87,13 @@ async function cutoffOf(client: pg.Client, period: Period): Promise<Date> {
 /** Why this role may not delete from the log table; undefined when it may. */
 async function deleteDenied(client: pg.Client, table: TableName): Promise<string | undefined> {
   const qualified = qualifiedTable(table);
-  const result = await client.query<{ may: boolean }>("SELECT has_table_privilege($1, 'DELETE') AS may", [qualified]);
-  if (result.rows[0]?.may === true) return undefined;
-  return `retention needs DELETE on ${qualified}, which this role lacks: nothing is deleted (GRANT DELETE ON ${qualified} TO current role, or drop the retention option)`;
+  const result = await client.query<{ may: boolean; role: string }>(
+    "SELECT has_table_privilege($1, 'DELETE') AS may, current_user AS role",
+    [qualified],
+  );
+  const { may, role } = result.rows[0] as { may: boolean; role: string };
+  if (may) return undefined;
+  return `retention needs DELETE on ${qualified}, which role ${role} lacks: nothing is deleted (GRANT DELETE ON ${qualified} TO ${pg.escapeIdentifier(role)})`;
 }
 
 const lockKey = (table: TableName) => pg.escapeLiteral(`logweaver-pino retention\n${qualifiedTable(table)}`);
