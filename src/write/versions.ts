@@ -80,7 +80,11 @@ export async function upgradeTables(
   packageTable: boolean,
   upgrades: readonly Upgrade[] = UPGRADES,
 ) {
-  for (const step of upgrades.filter((upgrade) => upgrade.to > from)) {
+  const steps = upgrades.filter((upgrade) => upgrade.to > from);
+  // A missing step would leave the version behind, and prepareTable would try again for ever.
+  const reached = steps.at(-1)?.to ?? from;
+  if (reached < SCHEMA_VERSION) throw new Error(`no upgrade step reaches schema version ${SCHEMA_VERSION}`);
+  for (const step of steps) {
     const statements = [...step.ownTables(name), ...(packageTable ? step.logTable(name) : [])];
     try {
       await inTransaction(client, 'BEGIN', () => runStep(client, name, step, statements));
