@@ -34,13 +34,17 @@ export default function logweaverTransport(options: LogweaverOptions = {}) {
   const gate = new LoggerConfigGate(pipeline, pinoWillSendConfig(options) || worker.willSendConfig);
   const stopRetention = startRetention(resolved, reporter, () => pipeline.stats.runNumber);
   const stopStats = postStatsEvery(resolved.statsInterval, pipeline);
+  const stopTimers = () => {
+    stopStats();
+    stopRetention();
+  };
 
   // Not pino-abstract-transport: its split2 encodes and decodes every chunk again, 11 % more of the
   // worker's CPU per record, and its expectPinoConfig would deadlock an application that waits for
   // 'ready' before it creates its logger (bench/README.md, decisions 10 and 19).
   const stream = lineStream(
     (line) => gate.push(line),
-    () => closeWorker(pipeline, gate, () => (stopStats(), stopRetention()), unregister),
+    () => closeWorker(pipeline, gate, stopTimers, unregister),
   );
   const flushAll = () => flushStream(stream, gate, pipeline);
   const unregister = worker.inPinoWorker ? holdFlushAnswersFor(flushAll) : () => undefined;
@@ -70,11 +74,11 @@ function pinoWorker(): { inPinoWorker: boolean; sharesThread: boolean; willSendC
 async function closeWorker(
   pipeline: Pipeline,
   gate: LoggerConfigGate,
-  stopStats: () => void,
+  stopTimers: () => void,
   unregister: () => void,
 ): Promise<void> {
   try {
-    stopStats();
+    stopTimers();
     unregister();
     await gate.settle();
     const { stats } = await pipeline.close(EXIT_FLUSH_DEADLINE_MS);
