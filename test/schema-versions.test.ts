@@ -48,6 +48,14 @@ describe('schema versions', () => {
     expect(await versions()).toEqual([{ schema_version: 1 }]);
   });
 
+  it("schema apply records 0.1.0's tables as version 1 too", async () => {
+    const old = readFileSync(`${FIXTURES}schema-0.1.0.sql`, 'utf8').replaceAll('"public".', '"v010".');
+    await db.query(`CREATE SCHEMA v010; ${old}`);
+    const applied = await runCli(['schema', 'apply', '--database-url', db.url, '--schema', 'v010']);
+    expect(applied.stdout).toMatch(/^table v010\.log is ready/);
+    expect(await db.query('SELECT schema_version FROM v010.log_meta')).toEqual([{ schema_version: 1 }]);
+  });
+
   it('refuses to write tables of a newer version, naming both versions, and keeps the records in the spool', async () => {
     await db.query('UPDATE log_meta SET schema_version = 2');
     const spoolDir = mkdtempSync(join(tmpdir(), 'logweaver-versions-'));
