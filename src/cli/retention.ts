@@ -28,7 +28,7 @@ export async function runRetention(options: ResolvedOptions, dryRun: boolean, st
     const target = { table, period, marker: { ...identity, runNumber: NO_RUN } };
     const result = await retentionPass(client, target, { dryRun });
     stdout.write(`${describeOutcome(`${options.schema}.${options.table}`, period.text, result, dryRun)}\n`);
-    return result.skipped?.startsWith('retention needs DELETE') ? 1 : 0;
+    return result.denied !== undefined ? 1 : 0;
   } catch (error) {
     throw new Error(`${errorText(error)}, connecting as ${options.connection.description}`, { cause: error });
   } finally {

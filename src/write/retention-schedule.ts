@@ -29,7 +29,8 @@ export function startRetention(
   let timer: NodeJS.Timeout | undefined;
   let warnedDenied = false;
   const schedule = (delay: number) => {
-    timer = setTimeout(() => void tick(), delay);
+    // A rejection escaping a worker's timer would end the worker: none may.
+    timer = setTimeout(() => void tick().catch((error) => reporter.warn(`retention: ${errorText(error)}`)), delay);
     timer.unref();
   };
   const tick = async () => {
@@ -39,9 +40,9 @@ export function startRetention(
     const target: RetentionTarget = { table: tableNameOf(options), period, marker: { ...identity, runNumber: run } };
     try {
       const result = await passOnOwnConnection(options, target, () => stopped);
-      if (result.skipped?.startsWith('retention needs DELETE') && !warnedDenied) {
+      if (result.denied !== undefined && !warnedDenied) {
         warnedDenied = true; // said once: it stays so until someone grants DELETE
-        reporter.warn(result.skipped);
+        reporter.warn(result.denied);
       } else if (result.rows > 0) reporter.info(describePass(result));
     } catch (error) {
       reporter.warn(`retention failed; tried again in an hour: ${errorText(error)}`);

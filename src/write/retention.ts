@@ -42,6 +42,8 @@ export interface PassOptions {
 export interface PassResult {
   /** Why nothing was done (another pass is running, one ran recently, no DELETE privilege). */
   skipped?: string;
+  /** The role may not delete from the log table (a person must grant it): what to tell them. */
+  denied?: string;
   cutoff: Date;
   rows: number;
   batches: number;
@@ -57,7 +59,7 @@ export async function retentionPass(
   const { table } = target;
   const result: PassResult = { cutoff: await cutoffOf(client, target.period), rows: 0, batches: 0, runs: 0, ledger: 0 };
   const denied = await deleteDenied(client, table);
-  if (denied !== undefined) return { ...result, skipped: denied };
+  if (denied !== undefined) return { ...result, skipped: denied, denied };
   if (options.dryRun) return { ...result, ...(await countExpired(client, table, result.cutoff)) };
   const skipped = await claim(client, table, options.skipRecent === true);
   if (skipped !== undefined) return { ...result, skipped };
