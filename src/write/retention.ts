@@ -154,6 +154,9 @@ async function deleteRows(client: pg.Client, table: TableName, cutoff: Date, sto
   return done;
 }
 
+/** The end (exclusive) of the window of ids from `from`: ids are bigint, past what a number holds exactly. */
+const windowEnd = (from: string) => (BigInt(from) + BigInt(BATCH_IDS)).toString();
+
 /** The lowest log_id at or after `from` (a probe of the primary key), skipping gaps in the ids. */
 async function nextId(client: pg.Client, table: TableName, from: string | undefined): Promise<string | undefined> {
   const result = await client.query<{ id: string | null }>(
@@ -166,7 +169,7 @@ async function nextId(client: pg.Client, table: TableName, from: string | undefi
 /** One DELETE of at most BATCH_IDS rows; the SELECT sees the window as it was before it. */
 async function deleteWindow(client: pg.Client, table: TableName, from: string, cutoff: Date) {
   const qualified = qualifiedTable(table);
-  const end = (BigInt(from) + BigInt(BATCH_IDS)).toString();
+  const end = windowEnd(from);
   const window = 'log_id >= $1::bigint AND log_id < $2::bigint';
   const result = await client.query<{ deleted: number; newer: boolean }>(
     `WITH gone AS (DELETE FROM ${qualified} WHERE ${window} AND "timestamp" < $3 RETURNING 1)
@@ -183,7 +186,7 @@ async function countExpired(client: pg.Client, table: TableName, cutoff: Date) {
   const qualified = qualifiedTable(table);
   let rows = 0;
   for (let from = await nextId(client, table, undefined); from !== undefined;) {
-    const end = (BigInt(from) + BigInt(BATCH_IDS)).toString();
+    const end = windowEnd(from);
     const result = await client.query<{ old: number; newer: boolean }>(
       `SELECT count(*) FILTER (WHERE "timestamp" < $3)::int AS old, coalesce(bool_or("timestamp" >= $3), false) AS newer
          FROM ${qualified} WHERE log_id >= $1::bigint AND log_id < $2::bigint`,
