@@ -33,3 +33,11 @@ CREATE TABLE IF NOT EXISTS "public"."log_batches" (
   rows integer NOT NULL,
   committed_at timestamptz NOT NULL DEFAULT now()
 );
+
+CREATE TABLE IF NOT EXISTS "public"."log_meta" (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  schema_version integer NOT NULL,
+  upgraded_at timestamptz NOT NULL DEFAULT now(),
+  retention_started_at timestamptz
+);
+INSERT INTO "public"."log_meta" (schema_version) VALUES (1) ON CONFLICT DO NOTHING;

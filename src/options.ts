@@ -9,6 +9,7 @@ import { IANAZone } from 'luxon';
 import { resolveConnection, type ConnectionSettings } from './connection.js';
 import { describe, OptionError } from './errors.js';
 import { defaultApplicationName } from './identity.js';
+import { retentionPeriod, type Period } from './period.js';
 
 export interface LogweaverOptions {
   /** postgres:// URL. Otherwise LOGWEAVER_DATABASE_URL, DATABASE_URL, PG* or OpenClone_* variables. */
@@ -63,6 +64,8 @@ export interface LogweaverOptions {
   metaTables?: boolean | string;
   /** Milliseconds between `logweaver:stats` events (pipe mode: stderr lines); 0, the default, for none. */
   statsInterval?: number | string;
+  /** Keep rows this long (`30d`, `12w`, `6h`); older ones are deleted hourly (write/retention.ts). Default: for ever. */
+  retention?: string;
 }
 
 export interface ResolvedOptions {
@@ -89,6 +92,7 @@ export interface ResolvedOptions {
   metaSchema: string;
   metaTables: boolean;
   statsInterval: number;
+  retention: Period | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -116,6 +120,7 @@ const ENV_NAMES = {
   metaSchema: 'LOGWEAVER_META_SCHEMA',
   metaTables: 'LOGWEAVER_META_TABLES',
   statsInterval: 'LOGWEAVER_STATS_INTERVAL',
+  retention: 'LOGWEAVER_RETENTION',
 } as const satisfies Record<Exclude<keyof LogweaverOptions, 'connectionString'>, string>;
 
 type OptionName = keyof LogweaverOptions;
@@ -174,6 +179,7 @@ export function resolveOptions(
     metaSchema: identifier(pick('metaSchema'), schema, 63),
     metaTables: booleanOption(pick('metaTables'), true),
     statsInterval: wholeNumber(pick('statsInterval'), 0, 0, 3_600_000),
+    retention: retentionPeriod(pick('retention')),
   };
 }
 

@@ -16,6 +16,7 @@ import { lineStream } from './ingest/lines.js';
 import { resolveOptions, type LogweaverOptions } from './options.js';
 import { createPipeline, type LoggerConfig, type Pipeline } from './ingest/pipeline.js';
 import { createReporter, stderrSink, type ReportLevel } from './report.js';
+import { startRetention } from './write/retention-schedule.js';
 
 /**
  * Pino gives up on a transport about 10 s after exit begins; the final flush must end well before.
@@ -27,17 +28,23 @@ export default function logweaverTransport(options: LogweaverOptions = {}) {
   const resolved = resolveOptions(options, process.env);
   const worker = pinoWorker();
   if (!worker.sharesThread) yieldToTheApplication();
-  const pipeline = createPipeline(resolved, createReporter(workerSink));
+  const reporter = createReporter(workerSink);
+  const pipeline = createPipeline(resolved, reporter);
   pipeline.start();
   const gate = new LoggerConfigGate(pipeline, pinoWillSendConfig(options) || worker.willSendConfig);
+  const stopRetention = startRetention(resolved, reporter, () => pipeline.stats.runNumber);
   const stopStats = postStatsEvery(resolved.statsInterval, pipeline);
+  const stopTimers = () => {
+    stopStats();
+    stopRetention();
+  };
 
   // Not pino-abstract-transport: its split2 encodes and decodes every chunk again, 11 % more of the
   // worker's CPU per record, and its expectPinoConfig would deadlock an application that waits for
   // 'ready' before it creates its logger (bench/README.md, decisions 10 and 19).
   const stream = lineStream(
     (line) => gate.push(line),
-    () => closeWorker(pipeline, gate, stopStats, unregister),
+    () => closeWorker(pipeline, gate, stopTimers, unregister),
   );
   const flushAll = () => flushStream(stream, gate, pipeline);
   const unregister = worker.inPinoWorker ? holdFlushAnswersFor(flushAll) : () => undefined;
@@ -67,11 +74,11 @@ function pinoWorker(): { inPinoWorker: boolean; sharesThread: boolean; willSendC
 async function closeWorker(
   pipeline: Pipeline,
   gate: LoggerConfigGate,
-  stopStats: () => void,
+  stopTimers: () => void,
   unregister: () => void,
 ): Promise<void> {
   try {
-    stopStats();
+    stopTimers();
     unregister();
     await gate.settle();
     const { stats } = await pipeline.close(EXIT_FLUSH_DEADLINE_MS);

@@ -1,4 +1,4 @@
-// Issue 15 item 5: the package's own tables (`log_runs`, `log_batches`) in OpenClone's database,
+// Issue 15 item 5: the package's own tables (`log_runs`, `log_batches`, and `log_meta` since issue 11) in OpenClone's database,
 // whose real grants include CREATE on schema public. By default they go beside `log`; metaSchema
 // puts them elsewhere; metaTables: false leaves OpenClone's schema with its one table.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -44,7 +44,7 @@ describe("the package's own tables in OpenClone's database", () => {
   it('by default go beside log, in public, when the role may create tables there', async () => {
     const target = await database();
     await write(target);
-    expect(await tables(target)).toEqual(['public.log', 'public.log_batches', 'public.log_runs']);
+    expect(await tables(target)).toEqual(['public.log', 'public.log_batches', 'public.log_meta', 'public.log_runs']);
     expect(await runs(target)).toMatch(/, ended cleanly at /);
   });
 
@@ -52,7 +52,12 @@ describe("the package's own tables in OpenClone's database", () => {
     const target = await database();
     await target.db.query(`CREATE SCHEMA logweaver; GRANT USAGE, CREATE ON SCHEMA logweaver TO ${target.role}`);
     await write(target, '--meta-schema', 'logweaver');
-    expect(await tables(target)).toEqual(['logweaver.log_batches', 'logweaver.log_runs', 'public.log']);
+    expect(await tables(target)).toEqual([
+      'logweaver.log_batches',
+      'logweaver.log_meta',
+      'logweaver.log_runs',
+      'public.log',
+    ]);
     const ended = await target.db.query('SELECT ended_cleanly FROM logweaver.log_runs');
     expect(ended).toEqual([{ ended_cleanly: true }]);
     expect(await runs(target, '--meta-schema', 'logweaver')).toMatch(/, ended cleanly at /);
@@ -79,7 +84,7 @@ describe("the package's own tables in OpenClone's database", () => {
     // With CREATE on the database, the schema is created.
     await target.db.query(`GRANT CREATE ON DATABASE ${target.db.name} TO ${target.role}`);
     await writeRun(2, target, '--meta-schema', 'nowhere');
-    expect(await tables(target)).toEqual(['nowhere.log_batches', 'nowhere.log_runs', 'public.log']);
+    expect(await tables(target)).toEqual(['nowhere.log_batches', 'nowhere.log_meta', 'nowhere.log_runs', 'public.log']);
   });
 
   it('schema print puts them in the meta schema, or leaves them out', async () => {

@@ -40,6 +40,7 @@ function addWriterOptions(command: Command): Command {
     .option('--custom-levels <list>', 'custom level numbers, e.g. audit:35,notice:45')
     .option('--run-key <key>', 'processes with the same key share one run number (LOGWEAVER_RUN_KEY)')
     .option('--stats-interval <ms>', 'print the counters on stderr every this many ms (default 0: only at the end)')
+    .option('--retention <period>', 'delete rows older than this, hourly: 6h, 30d, 12w (LOGWEAVER_RETENTION)')
     .addOption(new Option('--no-create-table', 'never create the table; write to it as it is'))
     .addOption(noMetaTables());
 }
@@ -102,6 +103,23 @@ function buildProgram(): Command {
       const options = resolveOptions(toOptions(flags), process.env, 'cli');
       const { runDoctor } = await import('./doctor.js');
       process.exitCode = await runDoctor(options, process.stdout);
+    });
+  addConnectionOptions(program.command('retention').description('delete rows older than --retention now (for cron)'))
+    .option('--retention <period>', 'keep rows this long: 6h, 30d, 12w (LOGWEAVER_RETENTION)')
+    .option('--dry-run', 'print what would be deleted, and delete nothing')
+    .addOption(noMetaTables())
+    .action(async ({ dryRun, ...flags }: Record<string, unknown>) => {
+      // Its marker row is from logweaver-pino, unless an application is named.
+      const options = resolveOptions(
+        {
+          ...toOptions(flags),
+          application: flags.application ?? process.env.LOGWEAVER_APPLICATION ?? 'logweaver-pino',
+        },
+        process.env,
+        'cli',
+      );
+      const { runRetention } = await import('./retention.js');
+      process.exitCode = await runRetention(options, dryRun === true, process.stdout);
     });
   program.addCommand(tailCommand());
   program.addCommand(runsCommand());

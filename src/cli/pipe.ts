@@ -14,6 +14,7 @@ import { LineSplitter } from '../ingest/lines.js';
 import type { ResolvedOptions } from '../options.js';
 import { createPipeline } from '../ingest/pipeline.js';
 import { createReporter, stderrSink } from '../report.js';
+import { startRetention } from '../write/retention-schedule.js';
 
 interface PipeIo {
   stdin: Readable;
@@ -32,6 +33,7 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
   const reporter = createReporter(stderrSink);
   const pipeline = createPipeline(options, reporter);
   pipeline.start();
+  const stopRetention = startRetention(options, reporter, () => pipeline.stats.runNumber);
   // Lines cut while they were read, with their whole size, for the stored marker.
   const cutLines = new Map<string, number>();
   const input = stdinLines(io.stdin, options.maxRecordBytes, (line, bytes) => {
@@ -57,6 +59,7 @@ export async function runPipe(options: ResolvedOptions, io: PipeIo): Promise<num
   }
   // Signals stay ignored until everything is written or spooled: a second Ctrl-C must not lose it.
   clearInterval(statsTimer);
+  stopRetention();
   // Until a signal asks this process to stop, nothing waits for it: a database that keeps
   // committing is waited for, however much is left (a backlog in the spool, say).
   const { undelivered, stats } = await pipeline.close(CLOSE_DEADLINE_MS, { whileProgressing: signals.none });

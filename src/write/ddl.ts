@@ -1,6 +1,7 @@
 /**
  * The SQL text of the package's tables: their names (the log table, and beside it, or in the meta
- * schema, `<table>_runs` and `<table>_batches`), their DDL and the indexes the readers rely on.
+ * schema, `<table>_runs`, `<table>_batches` and `<table>_meta`), their DDL and the indexes the
+ * readers rely on.
  * Nothing here talks to the database: schema.ts does.
  */
 import pg from 'pg';
@@ -123,11 +124,40 @@ export function ledgerTableSql(name: TableName): string {
 `;
 }
 
+export function qualifiedMetaTable({ schema, table, metaSchema }: TableName): string {
+  return `${quote(metaSchema ?? schema)}.${quote(`${table}_meta`)}`;
+}
+
+/**
+ * The schema version of the package's tables, the version the package's code knows, and when
+ * retention last started a pass (so that many writers do one pass an hour between them). One row.
+ */
+export const SCHEMA_VERSION = 1;
+
+export function metaTableSql(name: TableName): string {
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedMetaTable(name)} (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  schema_version integer NOT NULL,
+  upgraded_at timestamptz NOT NULL DEFAULT now(),
+  retention_started_at timestamptz
+);
+`;
+}
+
+/**
+ * Records the version of tables just made by this SQL. A row already there is left alone: its
+ * tables may be older, and are upgraded by the writer or `schema apply` (versions.ts).
+ */
+export function metaRowSql(name: TableName, version = SCHEMA_VERSION): string {
+  return `INSERT INTO ${qualifiedMetaTable(name)} (schema_version) VALUES (${version}) ON CONFLICT DO NOTHING;\n`;
+}
+
 export function schemaSql(name: TableName): string {
   if (name.metaTables === false) return logTableSql(name);
   const metaSchema = separateMetaSchema(name);
   const createSchema = metaSchema ? `CREATE SCHEMA IF NOT EXISTS ${quote(metaSchema)};\n` : '';
-  return `${logTableSql(name)}\n${createSchema}${runsTableSql(name)}\n${ledgerTableSql(name)}`;
+  const meta = `${metaTableSql(name)}${metaRowSql(name)}`;
+  return `${logTableSql(name)}\n${createSchema}${runsTableSql(name)}\n${ledgerTableSql(name)}\n${meta}`;
 }
 
 /** The meta schema when it is not the log table's own. */

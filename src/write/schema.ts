@@ -6,9 +6,12 @@
 import pg from 'pg';
 import { LOGWEAVER_COLUMNS, RECORD_COLUMN, type ColumnEncodings } from './copy.js';
 import {
+  SCHEMA_VERSION,
   ledgerTableSql,
   logTableSql,
+  metaTableSql,
   qualifiedLedgerTable,
+  qualifiedMetaTable,
   qualifiedRunsTable,
   qualifiedTable,
   runsTableSql,
@@ -16,6 +19,7 @@ import {
   type TableName,
 } from './ddl.js';
 import { queueForLock, withSettings } from './session.js';
+import { assertKnownVersion, recordVersion, upgradeTables } from './versions.js';
 
 export interface TableLayout {
   /** Columns written by COPY, in order. */
@@ -29,9 +33,9 @@ export interface TableLayout {
 }
 
 /**
- * Creates what is missing (when allowed) and reads the table's columns, in one transaction with the
- * given SET LOCAL settings. Serialised by an advisory lock, since concurrent CREATE TABLE IF NOT
- * EXISTS can still fail on pg_type's unique index.
+ * Creates what is missing (when allowed), records or upgrades the schema version (versions.ts) and
+ * reads the table's columns, in one transaction with the given SET LOCAL settings. Serialised by an
+ * advisory lock, since concurrent CREATE TABLE IF NOT EXISTS can still fail on pg_type's unique index.
  */
 export async function prepareTable(
   client: pg.Client,
@@ -39,41 +43,100 @@ export async function prepareTable(
   createTable: boolean,
   settings: string,
 ): Promise<TableLayout> {
-  return withSettings(client, settings, async () => {
-    // At most starts everything exists: then no lock, which a crowd of processes starting together
-    // would queue on while each holder waits for CPU to finish its round trips (issue 10).
-    const found = await existing(client, name);
-    if (found.complete) return { ...(await readLayout(client, name)), ...found.own };
-    await queueForLock(client, 'logweaver-pino schema', settings);
-    if (createTable && !(await exists(client, qualifiedTable(name)))) await client.query(logTableSql(name));
-    return { ...(await readLayout(client, name)), ...(await prepareOwnTables(client, name, createTable)) };
-  });
+  const { version, ...layout } = await withSettings(client, settings, () =>
+    prepareInTransaction(client, name, createTable, settings),
+  );
+  if (version === undefined || version >= SCHEMA_VERSION) return layout;
+  await upgradeTables(client, name, version, layout.columns.includes(RECORD_COLUMN));
+  return prepareTable(client, name, createTable, settings); // the steps may have changed the columns
+}
+
+async function prepareInTransaction(
+  client: pg.Client,
+  name: TableName,
+  createTable: boolean,
+  settings: string,
+): Promise<TableLayout & { version?: number }> {
+  // At most starts everything exists, at the current version: then no lock, which a crowd of
+  // processes starting together would queue on while each holder waits for CPU (issue 10).
+  const found = await existing(client, name, createTable);
+  if (found.complete) return { ...(await readLayout(client, name)), ...found.own };
+  await queueForLock(client, 'logweaver-pino schema', settings);
+  const created = createTable && !(await exists(client, qualifiedTable(name)));
+  if (created) await client.query(logTableSql(name));
+  const layout = await readLayout(client, name);
+  const own = await prepareOwnTables(client, name, createTable);
+  if (name.metaTables === false) return { ...layout, ...own };
+  const version = await recordVersion(client, name, created);
+  if (version !== undefined) assertKnownVersion(name, version);
+  return { ...layout, ...own, version };
 }
 
 /**
- * Whether the log table, and the runs table (with its counters) and the ledger where they are
- * wanted, all exist: then there is nothing to create, and they are used as they are.
+ * Whether the log table, and the runs table (with its counters), the ledger and the meta table at
+ * the current version where they are wanted, all exist: then there is nothing to create or upgrade.
+ * One round trip: the version is read optimistically, behind a savepoint, since the meta table may
+ * be missing (tables made by 0.1.0) or not readable by this role.
  */
 async function existing(
   client: pg.Client,
   name: TableName,
+  createTable: boolean,
 ): Promise<{ complete: boolean; own: Pick<TableLayout, 'hasRunsTable' | 'hasLedger'> }> {
-  const result = await client.query<{ log: boolean; runs: boolean; ledger: boolean; counters: boolean }>(
-    `SELECT to_regclass($1) IS NOT NULL AS log, to_regclass($2) IS NOT NULL AS runs,
-            to_regclass($3) IS NOT NULL AS ledger,
-            EXISTS (SELECT 1 FROM pg_attribute
-                     WHERE attrelid = to_regclass($2) AND attname = 'counters' AND NOT attisdropped) AS counters`,
-    [qualifiedTable(name), qualifiedRunsTable(name), qualifiedLedgerTable(name)],
-  );
-  const found = result.rows[0] as { log: boolean; runs: boolean; ledger: boolean; counters: boolean };
-  if (name.metaTables === false) return { complete: found.log, own: { hasRunsTable: false, hasLedger: false } };
+  if (name.metaTables === false) {
+    const found = (await client.query<Found>(probeSql(name, false))).rows[0] as Found;
+    return { complete: found.log, own: { hasRunsTable: false, hasLedger: false } };
+  }
+  let found: Found;
+  let metaToMake = false;
+  try {
+    const results = (await client.query(`SAVEPOINT probe; ${probeSql(name, true)}`)) as unknown as pg.QueryResult[];
+    found = results[1]?.rows[0] as Found;
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (!['42P01', '42501'].includes(code)) throw error;
+    await client.query('ROLLBACK TO SAVEPOINT probe');
+    found = (await client.query<Found>(probeSql(name, false))).rows[0] as Found;
+    // Missing (42P01): made under the lock where this role may. Not readable (42501), or not to be
+    // made: the tables are used as they are, with no version known; taking the lock at every start
+    // would not change that, and a crowd of starts would queue on it (issue 10).
+    metaToMake = code === '42P01' && createTable && found.mayCreate;
+  }
+  if (typeof found.version === 'number') assertKnownVersion(name, found.version);
+  const current = found.version === undefined ? !metaToMake : found.version === SCHEMA_VERSION;
   return {
-    complete: found.log && found.runs && found.counters && found.ledger,
+    complete: found.log && found.runs && found.counters && found.ledger && current,
     own: { hasRunsTable: found.runs, hasLedger: found.ledger },
   };
 }
 
-/** The runs table and the ledger, where they are wanted and can be had. */
+interface Found {
+  log: boolean;
+  runs: boolean;
+  ledger: boolean;
+  counters: boolean;
+  /** The version recorded in the meta table (null: no row; absent: not read). */
+  version?: number | null;
+  /** Whether this role may create tables in the meta schema. */
+  mayCreate: boolean;
+}
+
+/** One simple query (it follows a SAVEPOINT in the same string), so the names are quoted as literals. */
+function probeSql(name: TableName, withVersion: boolean): string {
+  const [log, runs, ledger] = [qualifiedTable(name), qualifiedRunsTable(name), qualifiedLedgerTable(name)].map(
+    (table) => pg.escapeLiteral(table),
+  );
+  const version = withVersion ? `, (SELECT schema_version FROM ${qualifiedMetaTable(name)}) AS version` : '';
+  const metaSchema = pg.escapeLiteral(name.metaSchema ?? name.schema);
+  return `SELECT to_regclass(${log}) IS NOT NULL AS log, to_regclass(${runs}) IS NOT NULL AS runs,
+            to_regclass(${ledger}) IS NOT NULL AS ledger,
+            EXISTS (SELECT 1 FROM pg_attribute
+                     WHERE attrelid = to_regclass(${runs}) AND attname = 'counters' AND NOT attisdropped) AS counters,
+            EXISTS (SELECT 1 FROM pg_namespace
+                     WHERE nspname = ${metaSchema} AND has_schema_privilege(oid, 'CREATE')) AS "mayCreate"${version}`;
+}
+
+/** The runs table, the ledger and the meta table, where they are wanted and can be had. */
 async function prepareOwnTables(
   client: pg.Client,
   name: TableName,
@@ -84,6 +147,7 @@ async function prepareOwnTables(
   const hasRunsTable = await ensureOwnTable(client, qualifiedRunsTable(name), runsTableSql(name), createTable);
   if (hasRunsTable) await addRunCountersColumn(client, name);
   const hasLedger = await ensureOwnTable(client, qualifiedLedgerTable(name), ledgerTableSql(name), createTable);
+  await ensureOwnTable(client, qualifiedMetaTable(name), metaTableSql(name), createTable);
   return { hasRunsTable, hasLedger };
 }
 

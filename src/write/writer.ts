@@ -13,6 +13,7 @@ import { allocateRun, endRun, type RunIdentity } from './run.js';
 import { prepareTable, type TableLayout } from './schema.js';
 import { ledgerTableName, qualifiedLedgerTable, qualifiedTable, type TableName } from './ddl.js';
 import { CLIENT_DEADLINE_MS, localSettings, withSettings, writerConfig } from './session.js';
+import { SchemaVersionError } from './versions.js';
 
 interface WriterSettings {
   connection: ConnectionSettings;
@@ -238,9 +239,11 @@ export function isRowError(error: unknown): boolean {
 /**
  * Errors that retrying soon will not cure, because someone must change the set-up: authorization
  * (class 28: wrong password, unknown role), an unknown database (3D) or schema (3F), and syntax or
- * access rules (class 42: no privilege, missing table or column, wrong column type).
+ * access rules (class 42: no privilege, missing table or column, wrong column type), and tables at a
+ * schema version newer than this code knows.
  */
 export function isConfigurationError(error: unknown): boolean {
+  if (error instanceof SchemaVersionError) return true; // tables newer than this code: upgrade the package
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && ['28', '3D', '3F', '42'].includes(code.slice(0, 2));
 }
