@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { errorText } from '../errors.js';
 import type { Reporter } from '../report.js';
-import { BatchAlreadyCommitted, isRowError, type Payload, type Writer } from '../write/writer.js';
+import { BatchAlreadyCommitted, isRowError } from '../write/failures.js';
+import type { Payload, Writer } from '../write/writer.js';
 import type { BatchesAhead } from './ahead.js';
 import type { DropLedger } from './drops.js';
 import type { LogRow, QueuedLine } from './enrich.js';

@@ -3,7 +3,7 @@
  * up to 5 s; after a configuration error, which only a person can fix, 7.5 to 15 s between tries.
  * At exit there is no time for long waits: at most 0.5 s.
  */
-import { isConfigurationError } from '../write/writer.js';
+import { isConfigurationError } from '../write/failures.js';
 
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 5_000;
