@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import SlowestFirst from './test/support/sequencer.js';
 
 /**
  * Minutes-long tests: only `npm run test:long` (LOGWEAVER_TEST_LONG=1) runs them, so that `npm test`
@@ -16,5 +17,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
+    sequence: { sequencer: SlowestFirst },
   },
 });
