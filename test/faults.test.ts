@@ -14,7 +14,7 @@ import {
 } from './support/database.js';
 import { eventually, range, seqs, startReader } from './support/records.js';
 import { startSabotageProxy } from './support/sabotage-proxy.js';
-import { CLI, cleanEnv, runCli } from './support/spawn.js';
+import { CLI, cleanEnv, runCli, startPipeReader } from './support/spawn.js';
 
 let db: TestDatabase;
 const role = `faults_${Math.random().toString(36).slice(2, 8)}`;
@@ -204,12 +204,24 @@ describe('FAULTS.md', () => {
     try {
       const url = new URL(db.url);
       url.port = String(proxy.port);
-      const input = Array.from({ length: 20 }, (_, seq) => `{"level":30,"seq":${seq},"msg":"n"}`).join('\n');
-      const result = await runCli(['--database-url', url.toString(), '--application', 'f14'], { input });
+      const input = Array.from({ length: 20 }, (_, seq) => `{"level":30,"seq":${seq},"msg":"n"}\n`).join('');
+      const cli = startPipeReader([
+        '--database-url',
+        url.toString(),
+        '--application',
+        'f14',
+        '--stats-interval',
+        '100',
+      ]);
+      await cli.write(input);
       await proxy.sabotaged;
+      // Stdin ends only once the retry has settled the batch (its stats count it written): ended at
+      // once, the exit's short deadline for an unreachable database could pass first on a busy machine.
+      await eventually(() => /stats \{.*"written":20\b.*"buffered":0\b/.test(cli.stderr())).catch(() => undefined);
+      const code = await cli.end();
       expect(whileWithheld).toEqual({ stored: range(20), ledger: [{ rows: 20 }] });
-      expect(result.stderr).toContain('writing a batch failed; it will be retried');
-      expect(result.code).toBe(0);
+      expect(cli.stderr()).toContain('writing a batch failed; it will be retried');
+      expect(code).toBe(0);
       expect(await seqs(db.url, 'f14')).toEqual(range(20)); // the retry asked the ledger and wrote nothing again
       expect(await ledger()).toEqual([...ledgerBefore, { rows: 20 }]);
     } finally {

@@ -149,6 +149,12 @@ function environment(way: Way, password: string, { host, port }: Place): Record<
   };
 }
 
+/**
+ * How long a case's program may take: a transport case waits for its worker to start and fail, which
+ * on a machine whose cores are busy can take many seconds (within the test's 60 s).
+ */
+const RUN_TIMEOUT_MS = 50_000;
+
 /** Runs the case's program as a user would, with the password given the case's way. */
 function runCase({ entry, way, source, secret, failure }: Case): Promise<Finished> {
   const place = placeOf(failure);
@@ -158,11 +164,18 @@ function runCase({ entry, way, source, secret, failure }: Case): Promise<Finishe
   const explicit = given !== undefined && source === 'option' ? given : undefined;
   if (entry === 'transport') {
     const options = { application: 'secrets', ...(explicit === undefined ? {} : { connectionString: explicit }) };
-    return runNode(`${FIXTURES}secrets-app.mjs`, [], { env: { ...env, FIXTURE_OPTIONS: JSON.stringify(options) } });
+    return runNode(`${FIXTURES}secrets-app.mjs`, [], {
+      env: { ...env, FIXTURE_OPTIONS: JSON.stringify(options) },
+      timeoutMs: RUN_TIMEOUT_MS,
+    });
   }
   const args = [...(entry === 'pipe' ? ['--application', 'secrets'] : [entry])];
   if (explicit !== undefined) args.push('--database-url', explicit);
-  return runCli(args, { env, input: entry === 'pipe' ? '{"level":30,"msg":"one record"}\n' : '' });
+  return runCli(args, {
+    env,
+    input: entry === 'pipe' ? '{"level":30,"msg":"one record"}\n' : '',
+    timeoutMs: RUN_TIMEOUT_MS,
+  });
 }
 
 /** Every form of the password (and every part of it a parser may misread) found in the output. */

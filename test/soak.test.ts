@@ -5,9 +5,8 @@
 // for the lock, records logged during an outage landed only after it), nothing lost but the poison
 // rows (reported), nothing duplicated, the spool empty, a fresh record lands within 5 s, the
 // application never crashed, and its main-thread memory stayed flat.
-// SOAK_SEED=<n> replays one schedule of faults. `npm test` injects every kind of fault once and
-// keeps 15 s quiet; `npm run test:long` (LOGWEAVER_TEST_LONG=1) goes on with random faults for three
-// minutes and keeps 30 s quiet.
+// SOAK_SEED=<n> replays one schedule of faults. Every kind of fault is injected once, then random
+// ones for three minutes, then 30 s quiet. Only `npm run test:long` runs it (vitest.config.ts).
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +18,8 @@ import { queryOnce } from './support/database.js';
 import { eventually } from './support/records.js';
 import { mainThreadGrowth, startSteadyApp, workerPeak, type SteadyApp } from './support/steady-app.js';
 
-const LONG = process.env.LOGWEAVER_TEST_LONG === '1';
-const FAULT_PHASE_MS = LONG ? 180_000 : 0;
-const QUIET_PHASE_MS = LONG ? 30_000 : 15_000;
+const FAULT_PHASE_MS = 180_000;
+const QUIET_PHASE_MS = 30_000;
 const RATE = 1_000;
 const MB = 1024 * 1024;
 

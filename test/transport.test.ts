@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { FIXTURES, run, runNode } from './support/spawn.js';
+import { eventually } from './support/records.js';
+import { FIXTURES, runNode } from './support/spawn.js';
+import { startSteadyApp } from './support/steady-app.js';
 
 const APP = `${FIXTURES}app.mjs`;
 let db: TestDatabase;
@@ -67,17 +69,17 @@ describe('transport in a real pino worker', () => {
 
 describe('logweaver:stats events', () => {
   it("carry the counters and the worker's own memory every statsInterval", async () => {
-    const options = JSON.stringify({ connectionString: db.url, application: 'stats', statsInterval: 200 });
-    const result = await run(process.execPath, ['--expose-gc', `${FIXTURES}steady.mjs`, '2000', '3'], {
-      env: { FIXTURE_OPTIONS: options },
+    const app = startSteadyApp(2000, { connectionString: db.url, application: 'stats', statsInterval: 200 });
+    // It logs until a sample carries an event that counts records written (however long the worker
+    // takes to start on a busy machine), then stops through the shutdown helper: flush, exit 143.
+    const events = () => app.samples.flatMap((sample) => (sample.stats ? [sample.stats as unknown as StatsEvent] : []));
+    await eventually(() => (events().at(-1)?.written ?? 0) > 0).catch(async (error: unknown) => {
+      await app.stop();
+      throw error;
     });
-    expect(result.code).toBe(0);
-    const lines = result.stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    const samples = lines.filter((line) => line.type === 'sample').map((line) => line.stats as StatsEvent);
-    const last = samples.at(-1);
+    const { code, logged, processCpu } = await app.stop();
+    expect(code).toBe(143);
+    const last = events().at(-1);
     expect(last?.received).toBeGreaterThan(0);
     expect(last?.written).toBeGreaterThan(0);
     expect(last?.dropped).toBe(0);
@@ -86,8 +88,7 @@ describe('logweaver:stats events', () => {
     // The worker thread's own CPU time: more than none, less than the whole process has used.
     const cpu = (last?.workerCpu.user ?? 0) + (last?.workerCpu.system ?? 0);
     expect(cpu).toBeGreaterThan(0);
-    expect(cpu).toBeLessThan(lines.find((line) => line.type === 'logged')?.processCpu as number);
-    const logged = lines.find((line) => line.type === 'logged')?.count as number;
+    expect(cpu).toBeLessThan(processCpu);
     expect(last?.received).toBeLessThanOrEqual(logged);
     expect(await seqsOf('stats')).toEqual(range(logged));
   });

@@ -31,7 +31,9 @@ export interface SteadyApp {
   poison(): void;
   kill(signal: NodeJS.Signals): void;
   /** SIGTERM (the app flushes through the shutdown helper); resolves with its exit and how many it logged. */
-  stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; logged: number }>;
+  stop(
+    timeoutMs?: number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; logged: number; processCpu: number }>;
   exited: Promise<number | null>;
 }
 
@@ -47,16 +49,20 @@ export function startSteadyApp(
   const samples: Sample[] = [];
   const poisoned: number[] = [];
   let logged = -1;
+  let processCpu = -1;
   let stderr = '';
   let partial = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
-      const message = JSON.parse(line) as { type: string; seq?: number; count?: number } & Sample;
+      const message = JSON.parse(line) as { type: string; seq?: number; count?: number; processCpu?: number } & Sample;
       if (message.type === 'sample') samples.push(message);
       if (message.type === 'poison') poisoned.push(message.seq as number);
-      if (message.type === 'logged') logged = message.count as number;
+      if (message.type === 'logged') {
+        logged = message.count as number;
+        processCpu = message.processCpu as number;
+      }
     }
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -75,7 +81,7 @@ export function startSteadyApp(
       const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       const { code, signal } = await closed;
       clearTimeout(killer);
-      return { code, signal, logged };
+      return { code, signal, logged, processCpu };
     },
   };
 }

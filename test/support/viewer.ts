@@ -8,11 +8,13 @@ export interface RunningViewer {
 }
 
 const PRINTED_URL = /at (http:\/\/\S+\/) /;
+/** Until it prints its address: on a machine whose cores are busy, starting Node and connecting can take many seconds. */
+const START_TIMEOUT_MS = 45_000;
 
 export async function startViewerProcess(databaseUrl: string, ...args: string[]): Promise<RunningViewer> {
   const cli = startCli(['view', '--port', '0', '--database-url', databaseUrl, '--timezone', 'UTC', ...args]);
   try {
-    await cli.waitForOutput((stdout) => PRINTED_URL.test(stdout));
+    await cli.waitForOutput((stdout) => PRINTED_URL.test(stdout), START_TIMEOUT_MS);
   } catch (error) {
     cli.kill();
     throw error;
