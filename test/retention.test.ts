@@ -88,6 +88,29 @@ describe('logweaver-pino retention', () => {
     expect(await messages('batched', 'logweaver:%')).toHaveLength(1);
   });
 
+  it('keeps the period on a timestamp-without-time-zone column, run east of UTC', async () => {
+    // The writer stores UTC wall time in such a column (an older OpenClone schema has one); a cutoff
+    // sent as Tokyo time (UTC+9) was read as 9 hours later, and rows younger than the period went too.
+    const openClone = await openCloneDatabase('retention_tz');
+    try {
+      await openClone.db
+        .query(`ALTER TABLE log ALTER COLUMN "timestamp" TYPE timestamp USING "timestamp" AT TIME ZONE 'UTC';
+        INSERT INTO log (run_number, application_name, open_clone_log, "timestamp", message,
+          tags, level, machine_name, ip_address)
+        SELECT 1, 'render', true, (now() AT TIME ZONE 'UTC') - age, msg, '', 'INFO', 'gpu-1', '10.0.0.5'
+          FROM (VALUES (interval '2 days', 'old'), (interval '1 hour', 'new')) AS seeded (age, msg)`);
+      const result = await runCli(['retention', '--database-url', openClone.db.url, '--retention', '6h'], {
+        env: { TZ: 'Asia/Tokyo' },
+      });
+      expect(result.code).toBe(0);
+      expect(await openClone.db.query("SELECT message FROM log WHERE message IN ('old', 'new')")).toEqual([
+        { message: 'new' },
+      ]);
+    } finally {
+      await openClone.drop();
+    }
+  });
+
   it('--dry-run prints what it would delete and deletes nothing', async () => {
     await seededTable('dry', 1_234, 10);
     const result = await retention('--table', 'dry', '--retention', '720h', '--dry-run');

@@ -166,6 +166,13 @@ async function nextId(client: pg.Client, table: TableName, from: string | undefi
   return result.rows[0]?.id ?? undefined;
 }
 
+/**
+ * The cutoff as UTC text. pg sends a Date in the process's local time with its offset, which a
+ * `timestamp without time zone` column (OpenClone's) ignores: east of UTC, rows younger than the
+ * period would go. Those columns hold UTC wall time, as the writer stores it.
+ */
+const utc = (cutoff: Date) => cutoff.toISOString();
+
 /** One DELETE of at most BATCH_IDS rows; the SELECT sees the window as it was before it. */
 async function deleteWindow(client: pg.Client, table: TableName, from: string, cutoff: Date) {
   const qualified = qualifiedTable(table);
@@ -175,7 +182,7 @@ async function deleteWindow(client: pg.Client, table: TableName, from: string, c
     `WITH gone AS (DELETE FROM ${qualified} WHERE ${window} AND "timestamp" < $3 RETURNING 1)
      SELECT (SELECT count(*) FROM gone)::int AS deleted,
             EXISTS (SELECT 1 FROM ${qualified} WHERE ${window} AND "timestamp" >= $3) AS newer`,
-    [from, end, cutoff],
+    [from, end, utc(cutoff)],
   );
   const row = result.rows[0] as { deleted: number; newer: boolean };
   return { ...row, end };
@@ -190,7 +197,7 @@ async function countExpired(client: pg.Client, table: TableName, cutoff: Date) {
     const result = await client.query<{ old: number; newer: boolean }>(
       `SELECT count(*) FILTER (WHERE "timestamp" < $3)::int AS old, coalesce(bool_or("timestamp" >= $3), false) AS newer
          FROM ${qualified} WHERE log_id >= $1::bigint AND log_id < $2::bigint`,
-      [from, end, cutoff],
+      [from, end, utc(cutoff)],
     );
     const window = result.rows[0] as { old: number; newer: boolean };
     rows += window.old;
@@ -206,7 +213,7 @@ async function countExpired(client: pg.Client, table: TableName, cutoff: Date) {
 /** A count from one of the package's own tables; 0 where it is missing. */
 async function expiredOwnRows(client: pg.Client, qualified: string, sql: string, cutoff: Date): Promise<number> {
   if (!(await mayUse(client, qualified, 'SELECT'))) return 0;
-  const result = await client.query<{ n: number }>(sql, [cutoff]);
+  const result = await client.query<{ n: number }>(sql, [utc(cutoff)]);
   return result.rows[0]?.n ?? 0;
 }
 
@@ -260,7 +267,7 @@ async function deleteRepeatedly(client: pg.Client, qualified: string, sql: strin
   if (!(await mayUse(client, qualified, 'DELETE'))) return 0;
   let total = 0;
   for (;;) {
-    const deleted = (await withSettings(client, SETTINGS, () => client.query(sql, [cutoff]))).rowCount ?? 0;
+    const deleted = (await withSettings(client, SETTINGS, () => client.query(sql, [utc(cutoff)]))).rowCount ?? 0;
     total += deleted;
     if (deleted < BATCH_IDS) return total;
   }
