@@ -70,14 +70,22 @@ async function exitWithBatchInFlight(application: string, directory: string, ope
   return result;
 }
 
-/** The next start with the same spool directory: everything stored exactly once, nothing left. */
-async function expectNextStartToDeliverOnce(application: string, directory: string, count: number) {
+/**
+ * The next start with the same spool directory: everything stored exactly once (but `without`, rows
+ * stored without their record), nothing left.
+ */
+async function expectNextStartToDeliverOnce(
+  application: string,
+  directory: string,
+  count: number,
+  without: number[] = [],
+) {
   const next = await runCli(['--database-url', db.url, '--application', application], {
     env: { LOGWEAVER_SPOOL_DIR: directory },
     timeoutMs: 60_000,
   });
   expect(next.code).toBe(0);
-  expect(await seqs(db.url, application)).toEqual(range(count));
+  expect(await seqs(db.url, application)).toEqual(range(count).filter((seq) => !without.includes(seq)));
   expect(readdirSync(directory)).toEqual([]);
 }
 
@@ -103,6 +111,34 @@ describe('the batch being written at the exit deadline', () => {
     expect(await seqs(db.url, 'no-commit')).toEqual([]);
 
     await expectNextStartToDeliverOnce('no-commit', directory, 20);
+  }, 60_000);
+});
+
+describe('a batch being bisected at the exit deadline', () => {
+  it('the halves not yet written are not written after the exit, so the next start stores each record once', async () => {
+    // The first row fails a CHECK, so the batch is bisected down to it; the part holding the gate row
+    // waits past the deadline, and commits as the process closes. The half after it must not follow
+    // on the same connection, where the run's end would commit it too.
+    await db.query(`ALTER TABLE log ADD CONSTRAINT no_reject CHECK (record->>'reject' IS NULL)`);
+    try {
+      const directory = spoolDir();
+      const input = twenty.replace('"seq":0}', '"seq":0,"reject":true}');
+      await setGate(false);
+      const { exited } = startPipe(
+        ['--database-url', db.url, '--application', 'bisected'],
+        input,
+        directory,
+        (text) => {
+          if (text.includes('before the exit deadline')) void setGate(true);
+        },
+      );
+      const first = await exited;
+      await setGate(true);
+      expect(first.code).toBe(1);
+      await expectNextStartToDeliverOnce('bisected', directory, 20, [0]);
+    } finally {
+      await db.query('ALTER TABLE log DROP CONSTRAINT no_reject');
+    }
   }, 60_000);
 });
 

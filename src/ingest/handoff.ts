@@ -51,6 +51,11 @@ export class SpoolHandoff {
     return this.spool.rows;
   }
 
+  /** See Spool.batchWaiting. */
+  get batchWaiting(): boolean {
+    return this.spool.batchWaiting;
+  }
+
   /** The spool's size on disk. */
   get bytes(): number {
     return this.spool.bytes;

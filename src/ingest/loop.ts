@@ -159,7 +159,9 @@ export class WriteLoop {
     }
     this.inFlight = [];
     this.parts.recovered();
-    if (committed > 0 && drops.unrecorded && !this.left) this.recordDrops();
+    // A drop's row goes into the buffer; while a batch of unknown fate waits for an empty buffer, it
+    // waits too, or rows for drops could keep the buffer from ever emptying (the spool full meanwhile).
+    if (committed > 0 && drops.unrecorded && !this.left && !this.parts.spool.batchWaiting) this.recordDrops();
     this.parts.settle(committed);
   }
 

@@ -85,6 +85,11 @@ export class Spool {
     return this.pendingRows + this.segments.reduce((sum, segment) => sum + segment.rows, 0);
   }
 
+  /** Whether the next lines to take are a batch whose commit is unknown (taken only into an empty buffer). */
+  get batchWaiting(): boolean {
+    return this.segments.find((segment) => segment.readOffset < segment.size)?.batchId !== undefined;
+  }
+
   /** Bytes the spool's files take on disk, with what is about to be written. */
   get bytes(): number {
     return this.pendingBytes + this.segments.reduce((sum, segment) => sum + segment.size, 0);

@@ -107,6 +107,9 @@ export class Writer {
    * from encode(), is used when it was made for these rows on this connection.
    */
   async write(rows: readonly LogRow[], batchId?: string, onSent?: () => void, encoded?: Payload): Promise<void> {
+    // After close(), the rows are in the spool: a write queued behind the run's end on the same
+    // connection would be committed by that transaction, and written again by the next start.
+    this.throwIfClosed();
     const client = await this.connection();
     const layout = this.layout as TableLayout;
     const usable = encoded?.generation === this.generation && encoded.rows === rows.length;
@@ -194,9 +197,9 @@ export class Writer {
     return client;
   }
 
-  /** A connection that completes after close() must not write: its batch is already spooled. */
+  /** Nothing is written after close(): what was not written is already spooled. */
   private throwIfClosed(): void {
-    if (this.closed) throw new Error('the writer was closed while connecting');
+    if (this.closed) throw new Error('the writer was closed');
   }
 
   private disconnect(): void {
