@@ -257,9 +257,12 @@ function expiredRunsSql(table: TableName, what: 'count' | 'delete'): string {
 /** Ledger entries are only needed until a retry has decided (the writer prunes them after a day too). */
 function expiredLedgerSql(table: TableName, what: 'count' | 'delete'): string {
   const ledger = qualifiedLedgerTable(table);
+  // Never sooner than the writer's own pruning (a day): a batch left at an exit with its commit
+  // unknown is looked up there when the next start delivers it, whatever the retention period.
+  const expired = `committed_at < least($1::timestamptz, now() - interval '1 day')`;
   return what === 'count'
-    ? `SELECT count(*)::int AS n FROM ${ledger} WHERE committed_at < $1`
-    : `DELETE FROM ${ledger} WHERE batch_id IN (SELECT batch_id FROM ${ledger} WHERE committed_at < $1 LIMIT ${BATCH_IDS})`;
+    ? `SELECT count(*)::int AS n FROM ${ledger} WHERE ${expired}`
+    : `DELETE FROM ${ledger} WHERE batch_id IN (SELECT batch_id FROM ${ledger} WHERE ${expired} LIMIT ${BATCH_IDS})`;
 }
 
 /** Runs a bounded DELETE until it deletes fewer than a batch; a table missing, or not ours to delete from, is skipped. */
